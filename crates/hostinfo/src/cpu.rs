@@ -73,7 +73,8 @@ pub fn parse_cpuinfo(text: &str) -> CpuInfo {
 mod tests {
     use super::*;
 
-    const INTEL_PVM: &str = "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R)\n\
+    const INTEL_PVM: &str =
+        "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R)\n\
 flags\t\t: fpu vme de pse hypervisor lahf_lm\n\nprocessor\t: 1\nmodel name\t: Intel(R) Xeon(R)\n\
 flags\t\t: fpu vme de pse hypervisor lahf_lm\n";
     const INTEL_VMX: &str = "processor\t: 0\nmodel name\t: Intel Core\nflags\t\t: fpu vmx sse\n\n\

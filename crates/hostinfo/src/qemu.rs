@@ -25,7 +25,10 @@ impl std::fmt::Display for QemuVersion {
 
 /// Parses the output of `qemu-system-x86_64 --version`.
 pub fn parse_qemu_version(output: &str) -> Option<QemuVersion> {
-    let line = output.lines().find(|l| l.contains("version"))?.trim();
+    let line = output
+        .lines()
+        .find(|l| l.contains("QEMU") && l.contains("version "))?
+        .trim();
     let after = line.split_once("version ")?.1;
     let number = after.split_whitespace().next()?;
     let mut parts = number.split('.');
@@ -87,14 +90,15 @@ Copyright (c) 2003-2022 Fabrice Bellard and the QEMU Project developers\n";
 
     #[test]
     fn missing_binary_is_an_error_naming_it() {
-        let err = qemu_version(Path::new("/nonexistent/qemu-system-x86_64")).unwrap_err();
+        let err =
+            qemu_version(Path::new("/nonexistent/qemu-system-x86_64")).expect_err("must fail");
         assert!(err.to_string().contains("/nonexistent/qemu-system-x86_64"));
     }
 
     #[test]
     fn non_qemu_binary_is_an_error() {
         // `true --version` prints nothing (or a coreutils banner without a QEMU version).
-        let err = qemu_version(Path::new("/bin/true")).unwrap_err();
+        let err = qemu_version(Path::new("/bin/true")).expect_err("must fail");
         assert!(matches!(err, Error::QemuVersion { .. }), "{err}");
     }
 }

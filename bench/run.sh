@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Benchmarks kata-rs against runc through the same private containerd, side by side in one run:
+#   - `ctr run --rm ... true`: median (and min/max) of N runs for each runtime;
+#   - host memory of one idle pod: PSS of QEMU + virtiofsd + vhost-device-vsock + shim (kata) and of
+#     the shim + container (runc).
+# Usage: bench/run.sh [N]   (N defaults to 10). Needs `make install` (or the binaries on PATH).
+set -euo pipefail
+
+n=${1:-10}
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+dir=$(mktemp -d /tmp/kata-bench-XXXXXX)
+trap '"$top/scripts/private-containerd.sh" stop "$dir" > /dev/null; rm -rf "$dir"' EXIT
+"$top/scripts/private-containerd.sh" start "$dir" > /dev/null
+ctr() { command ctr --address "$dir/containerd.sock" "$@"; }
+image=docker.io/library/busybox:latest
+
+now() { date +%s.%N; }
+
+# median/min/max of the numbers on stdin
+stats() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.3f %.3f %.3f", m, a[1], a[NR]}'; }
+
+time_runs() {
+    local runtime=$1
+    for i in $(seq 1 "$n"); do
+        local t0 t1
+        t0=$(now)
+        timeout -k 5 180 ctr run --rm --runtime "$runtime" "$image" "bench-$i-$$" true > /dev/null
+        t1=$(now)
+        awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f\n", b - a }'
+    done | stats
+}
+
+# PSS (KiB) summed over the processes whose comm matches one of the names.
+pss_of() {
+    local total=0 pid comm
+    for pid in $(ls /proc | grep -E '^[0-9]+$'); do
+        comm=$(cat "/proc/$pid/comm" 2>/dev/null) || continue
+        for name in "$@"; do
+            if [ "${name:0:15}" = "$comm" ]; then
+                local p
+                p=$(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup" 2>/dev/null || echo 0)
+                total=$((total + ${p:-0}))
+            fi
+        done
+    done
+    echo "$total"
+}
+
+idle_pss() {
+    local runtime=$1; shift
+    ctr run -d --runtime "$runtime" "$image" "idle-$$" sleep 3600 > /dev/null
+    sleep 5
+    local pss
+    pss=$(pss_of "$@")
+    ctr task kill -s SIGKILL "idle-$$" > /dev/null 2>&1 || true
+    for _ in $(seq 1 60); do ctr task ls | grep -q "idle-$$.*RUNNING" || break; sleep 0.5; done
+    ctr task delete "idle-$$" > /dev/null 2>&1 || true
+    ctr container delete "idle-$$" > /dev/null 2>&1 || true
+    echo "$pss"
+}
+
+echo "kata-rs benchmark: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), host kernel $(uname -r)"
+echo "accelerator: $(kata-runtime check 2>/dev/null | grep -i -m1 'accelerat\|virtualization' || echo unknown)"
+echo
+read -r k_med k_min k_max < <(time_runs io.containerd.kata.v2)
+read -r r_med r_min r_max < <(time_runs io.containerd.runc.v2)
+k_pss=$(idle_pss io.containerd.kata.v2 qemu-system-x86_64 virtiofsd vhost-device-vsock containerd-shim-kata-v2)
+r_pss=$(idle_pss io.containerd.runc.v2 containerd-shim-runc-v2 sleep)
+
+printf '| %-28s | %12s | %12s |\n' "measure (n=$n)" "kata-rs" "runc"
+printf '|%s|%s|%s|\n' "------------------------------" "--------------" "--------------"
+printf '| %-28s | %12s | %12s |\n' "ctr run --rm true, median s" "$k_med" "$r_med"
+printf '| %-28s | %12s | %12s |\n' "ctr run --rm true, min s" "$k_min" "$r_min"
+printf '| %-28s | %12s | %12s |\n' "ctr run --rm true, max s" "$k_max" "$r_max"
+printf '| %-28s | %12s | %12s |\n' "idle pod host PSS, MiB" "$((k_pss / 1024))" "$((r_pss / 1024))"

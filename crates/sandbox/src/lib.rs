@@ -1,0 +1,1 @@
+//! Pod, container and process lifecycle on the host.

@@ -1,0 +1,120 @@
+//! A private containerd for one test binary, driven through `ctr`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use anyhow::{ensure, Context};
+
+use crate::paths::{repo_root, test_config};
+
+/// A containerd with its own root, state and socket; stopped (and its state removed) on drop.
+pub struct PrivateContainerd {
+    dir: tempfile::TempDir,
+    env_path: String,
+    config: PathBuf,
+}
+
+/// What a `ctr` invocation printed and how it ended.
+#[derive(Debug)]
+pub struct CtrOutput {
+    pub code: Option<i32>,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+impl CtrOutput {
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+}
+
+impl PrivateContainerd {
+    /// Starts containerd with the freshly built shim first in `PATH` and `KATA_CONF_FILE` set to a
+    /// configuration using the freshly built guest image.
+    pub fn start() -> anyhow::Result<Self> {
+        let dir = tempfile::Builder::new().prefix("kata-e2e-").tempdir_in("/tmp")?;
+        let config = test_config(dir.path())?;
+        let bin_dir = shim_dir()?;
+        let env_path = format!(
+            "{}:{}",
+            bin_dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let out = Command::new(repo_root().join("scripts/private-containerd.sh"))
+            .arg("start")
+            .arg(dir.path())
+            .env("PATH", &env_path)
+            .env("KATA_CONF_FILE", &config)
+            .output()
+            .context("running scripts/private-containerd.sh")?;
+        ensure!(
+            out.status.success(),
+            "private containerd did not start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(Self { dir, env_path, config })
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("containerd.sock")
+    }
+
+    pub fn config_path(&self) -> &Path {
+        &self.config
+    }
+
+    /// Runs `ctr --address <sock> ARGS` with a hard time limit, feeding `stdin`.
+    pub fn ctr(&self, args: &[&str], stdin: Option<&[u8]>, timeout_secs: u32) -> anyhow::Result<CtrOutput> {
+        let mut cmd = Command::new("timeout");
+        cmd.args(["-k", "5", &timeout_secs.to_string(), "ctr", "--address"])
+            .arg(self.socket())
+            .args(args)
+            .env("PATH", &self.env_path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        let mut child = cmd.spawn().context("spawning ctr")?;
+        if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            let data = data.to_vec();
+            std::thread::spawn(move || {
+                use std::io::Write;
+                let _ = pipe.write_all(&data);
+            });
+        }
+        let Output { status, stdout, stderr } = child.wait_with_output()?;
+        Ok(CtrOutput { code: status.code(), stdout, stderr: String::from_utf8_lossy(&stderr).into_owned() })
+    }
+
+    /// `ctr run --rm --runtime io.containerd.kata.v2 [extra] busybox ID CMD...`
+    pub fn run_rm(&self, id: &str, extra: &[&str], cmd: &[&str]) -> anyhow::Result<CtrOutput> {
+        let mut args = vec!["run", "--rm", "--runtime", "io.containerd.kata.v2"];
+        args.extend_from_slice(extra);
+        args.push("docker.io/library/busybox:latest");
+        args.push(id);
+        args.extend_from_slice(cmd);
+        self.ctr(&args, None, 180)
+    }
+}
+
+impl Drop for PrivateContainerd {
+    fn drop(&mut self) {
+        let _ = Command::new(repo_root().join("scripts/private-containerd.sh"))
+            .arg("stop")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// The directory holding the built `containerd-shim-kata-v2` (debug build first, then release).
+fn shim_dir() -> anyhow::Result<PathBuf> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"));
+    for profile in ["debug", "release"] {
+        let dir = target.join(profile);
+        if dir.join("containerd-shim-kata-v2").exists() {
+            return Ok(dir);
+        }
+    }
+    anyhow::bail!("containerd-shim-kata-v2 is not built: run `cargo build -p containerd-shim-kata-v2`")
+}

@@ -1,0 +1,135 @@
+//! Pods and failures: two containers of one pod share a VM; a dead QEMU or a SIGKILLed shim leaves
+//! nothing behind.
+
+use std::time::Duration;
+
+use kata_e2e_tests::{assert_no_leftovers, PrivateContainerd};
+
+const TEARDOWN: Duration = Duration::from_secs(20);
+const IMAGE: &str = "docker.io/library/busybox:latest";
+
+fn containerd() -> PrivateContainerd {
+    assert_no_leftovers(TEARDOWN);
+    match PrivateContainerd::start() {
+        Ok(c) => c,
+        Err(e) => panic!("{e:#}"),
+    }
+}
+
+fn run_detached(c: &PrivateContainerd, id: &str, annotations: &[String]) {
+    let mut args: Vec<&str> = vec!["run", "-d", "--runtime", "io.containerd.kata.v2"];
+    for a in annotations {
+        args.push("--annotation");
+        args.push(a);
+    }
+    args.extend_from_slice(&[IMAGE, id, "sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]);
+    let out = c.ctr(&args, None, 180).expect("ctr run -d");
+    assert_eq!(out.code, Some(0), "run {id}: {}", out.stderr);
+}
+
+fn exec_output(c: &PrivateContainerd, id: &str, exec_id: &str, cmd: &[&str]) -> String {
+    let mut args = vec!["task", "exec", "--exec-id", exec_id, id];
+    args.extend_from_slice(cmd);
+    let out = c.ctr(&args, None, 60).expect("ctr task exec");
+    assert_eq!(out.code, Some(0), "exec in {id}: {}", out.stderr);
+    out.stdout_text().trim().to_string()
+}
+
+fn task_status(c: &PrivateContainerd, id: &str) -> Option<String> {
+    let out = c.ctr(&["task", "ls"], None, 10).ok()?;
+    out.stdout_text()
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(id))
+        .and_then(|l| l.split_whitespace().nth(2).map(str::to_string))
+}
+
+fn wait_stopped(c: &PrivateContainerd, id: &str) -> bool {
+    for _ in 0..120 {
+        match task_status(c, id).as_deref() {
+            Some("STOPPED") | None => return true,
+            _ => std::thread::sleep(Duration::from_millis(500)),
+        }
+    }
+    false
+}
+
+fn remove(c: &PrivateContainerd, id: &str) {
+    let _ = c.ctr(&["task", "kill", "-s", "SIGKILL", id], None, 30);
+    wait_stopped(c, id);
+    let _ = c.ctr(&["task", "delete", id], None, 60);
+    let out = c.ctr(&["container", "delete", id], None, 30).expect("container delete");
+    assert_eq!(out.code, Some(0), "container delete {id}: {}", out.stderr);
+}
+
+fn pids_named(name: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+            if name.starts_with(comm.trim()) && !comm.trim().is_empty() {
+                if let Ok(pid) = entry.file_name().to_string_lossy().parse() {
+                    pids.push(pid);
+                }
+            }
+        }
+    }
+    pids
+}
+
+#[test]
+fn two_containers_of_one_pod_share_one_vm() {
+    let c = containerd();
+    let sandbox = [
+        "io.kubernetes.cri.container-type=sandbox".to_string(),
+        "io.kubernetes.cri.sandbox-id=pod1".to_string(),
+    ];
+    let member = [
+        "io.kubernetes.cri.container-type=container".to_string(),
+        "io.kubernetes.cri.sandbox-id=pod1".to_string(),
+    ];
+    run_detached(&c, "pod1", &sandbox);
+    run_detached(&c, "pod1-app", &member);
+    let boot_a = exec_output(&c, "pod1", "b1", &["cat", "/proc/sys/kernel/random/boot_id"]);
+    let boot_b = exec_output(&c, "pod1-app", "b2", &["cat", "/proc/sys/kernel/random/boot_id"]);
+    assert!(!boot_a.is_empty());
+    assert_eq!(boot_a, boot_b, "the two containers run in different VMs");
+    assert_eq!(pids_named("qemu-system-x86_64").len(), 1, "one VM for the pod");
+    remove(&c, "pod1-app");
+    remove(&c, "pod1");
+    drop(c);
+    assert_no_leftovers(TEARDOWN);
+}
+
+#[test]
+fn qemu_killed_under_a_running_container() {
+    let c = containerd();
+    run_detached(&c, "victim", &[]);
+    let qemus = pids_named("qemu-system-x86_64");
+    assert_eq!(qemus.len(), 1);
+    for pid in qemus {
+        let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+    }
+    assert!(wait_stopped(&c, "victim"), "the task did not exit after QEMU died");
+    let _ = c.ctr(&["task", "delete", "victim"], None, 60);
+    let out = c.ctr(&["container", "delete", "victim"], None, 30).expect("container delete");
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    drop(c);
+    assert_no_leftovers(TEARDOWN);
+}
+
+#[test]
+fn shim_delete_cleans_up_after_a_sigkilled_shim() {
+    let c = containerd();
+    run_detached(&c, "orphan", &[]);
+    let shims = pids_named("containerd-shim-kata-v2");
+    assert_eq!(shims.len(), 1);
+    for pid in shims {
+        let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+    }
+    // containerd notices the dead shim and runs `containerd-shim-kata-v2 delete`.
+    assert!(wait_stopped(&c, "orphan"), "the task did not stop after its shim died");
+    let _ = c.ctr(&["task", "delete", "orphan"], None, 60);
+    let _ = c.ctr(&["container", "delete", "orphan"], None, 30);
+    drop(c);
+    assert_no_leftovers(TEARDOWN);
+}
