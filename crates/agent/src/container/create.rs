@@ -1,0 +1,217 @@
+//! CreateContainer: storages, bundle, libcontainer init process waiting for StartContainer.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::syscall::syscall::SyscallType;
+use oci_spec::runtime::{LinuxBuilder, Spec};
+
+use super::process::Process;
+use super::stdio::Pending;
+use super::{validate_id, Container};
+use crate::error::{AgentError, Result};
+use crate::safe_path;
+use crate::sandbox::Sandbox;
+use crate::storage::StorageSpec;
+
+/// A CreateContainer request in domain terms.
+#[derive(Debug, Clone)]
+pub struct CreateRequest {
+    pub id: String,
+    pub exec_id: String,
+    pub spec: Spec,
+    pub storages: Vec<StorageSpec>,
+}
+
+pub fn create(sb: &Sandbox, req: CreateRequest) -> Result<()> {
+    validate_id(&req.id)?;
+    if sb.has_container(&req.id) {
+        return Err(AgentError::AlreadyExists(format!("container {}", req.id)));
+    }
+    let mut mounted = Vec::new();
+    for s in &req.storages {
+        match sb.storages.add(s) {
+            Ok(p) => mounted.push(p),
+            Err(e) => {
+                release(sb, &mounted);
+                return Err(e);
+            }
+        }
+    }
+    match build(sb, &req, mounted.clone()) {
+        Ok(c) => {
+            let c = Arc::new(c);
+            sb.oom.watch(&c.id, &c.cgroup);
+            sb.insert_container(c)
+        }
+        Err(e) => {
+            release(sb, &mounted);
+            let _ = std::fs::remove_dir_all(sb.layout.state_root.join(&req.id));
+            let _ = std::fs::remove_dir_all(sb.layout.bundles.join(&req.id));
+            Err(e)
+        }
+    }
+}
+
+fn release(sb: &Sandbox, mounted: &[PathBuf]) {
+    for p in mounted.iter().rev() {
+        let _ = sb.storages.release(p);
+    }
+}
+
+fn build(sb: &Sandbox, req: &CreateRequest, storages: Vec<PathBuf>) -> Result<Container> {
+    let id = req.id.as_str();
+    let mut spec = req.spec.clone();
+    let rootfs = confine_rootfs(sb, &spec)?;
+    prepare_spec(&mut spec, &rootfs, id)?;
+    let cgroup = cgroup_dir(&sb.layout.cgroup_root, &spec);
+
+    let bundle = sb.layout.bundles.join(id);
+    std::fs::create_dir_all(&bundle).map_err(|e| AgentError::io("creating bundle", &bundle, e))?;
+    std::fs::create_dir_all(&sb.layout.state_root).map_err(|e| AgentError::io("creating", &sb.layout.state_root, e))?;
+    let config = bundle.join("config.json");
+    spec.save(&config).map_err(|e| AgentError::InvalidArgument(format!("writing {}: {e}", config.display())))?;
+
+    let terminal = spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false);
+    let mut pending = Pending::prepare(terminal, &bundle, "console.sock")?;
+    let lc_err = |what| move |source| AgentError::Container { id: id.to_string(), what, source };
+    let mut builder = ContainerBuilder::new(id.to_string(), SyscallType::default())
+        .with_root_path(&sb.layout.state_root)
+        .map_err(lc_err("state directory"))?;
+    if let Some(child) = pending.take_child() {
+        builder = builder.with_stdin(child.stdin).with_stdout(child.stdout).with_stderr(child.stderr);
+    }
+    if let Some(path) = pending.console_path() {
+        builder = builder.with_console_socket(Some(path));
+    }
+    let lc = builder
+        .as_init(&bundle)
+        .with_systemd(false)
+        .with_detach(true)
+        .with_no_pivot(sb.no_pivot)
+        .build()
+        .map_err(lc_err("create"))?;
+    let pid = lc.pid().ok_or_else(|| AgentError::Internal(format!("container {id} has no init pid")))?.as_raw();
+    // Registered before the runtime can run the reaper again (this function never awaits).
+    let exit = sb.reaper.watch(pid);
+    let stdio = pending.finish()?;
+    Ok(Container {
+        id: id.to_string(),
+        bundle,
+        cgroup,
+        lc: Mutex::new(lc),
+        init: Arc::new(Process::new(req.exec_id.clone(), pid, stdio, exit)),
+        execs: Mutex::new(HashMap::new()),
+        storages,
+    })
+}
+
+/// The rootfs must be a directory below the agent's run directory (normally
+/// `/run/kata-containers/shared/containers/<cid>/rootfs`).
+fn confine_rootfs(sb: &Sandbox, spec: &Spec) -> Result<PathBuf> {
+    let root = spec.root().as_ref().ok_or_else(|| AgentError::InvalidArgument("spec without root".into()))?;
+    let rootfs = sb.layout.run_path(root.path())?;
+    if !rootfs.is_dir() {
+        return Err(AgentError::NotFound(format!("rootfs {}", root.path().display())));
+    }
+    Ok(rootfs)
+}
+
+/// Points the spec at the on-disk rootfs, pins mount destinations inside it and sets the cgroup.
+pub(crate) fn prepare_spec(spec: &mut Spec, rootfs: &Path, id: &str) -> Result<()> {
+    if let Some(root) = spec.root().clone() {
+        let mut root = root;
+        root.set_path(rootfs.to_path_buf());
+        spec.set_root(Some(root));
+    }
+    if let Some(mounts) = spec.mounts().clone() {
+        let mut fixed = Vec::with_capacity(mounts.len());
+        for mut m in mounts {
+            let resolved = safe_path::resolve_in_root(rootfs, m.destination())?;
+            safe_path::ensure_within(rootfs, &resolved)?;
+            let rel = resolved.strip_prefix(rootfs).map_err(|_| AgentError::PathEscape {
+                path: m.destination().clone(),
+                root: rootfs.to_path_buf(),
+            })?;
+            m.set_destination(Path::new("/").join(rel));
+            fixed.push(m);
+        }
+        spec.set_mounts(Some(fixed));
+    }
+    let mut linux = match spec.linux().clone() {
+        Some(l) => l,
+        None => LinuxBuilder::default().build().map_err(|e| AgentError::InvalidArgument(e.to_string()))?,
+    };
+    let path = linux.cgroups_path().clone().filter(|p| {
+        let s = p.to_string_lossy();
+        !s.is_empty() && !s.contains(':') && !s.split('/').any(|c| c == "..")
+    });
+    linux.set_cgroups_path(Some(path.unwrap_or_else(|| PathBuf::from(format!("/kata-containers/{id}")))));
+    spec.set_linux(Some(linux));
+    Ok(())
+}
+
+fn cgroup_dir(cgroup_root: &Path, spec: &Spec) -> PathBuf {
+    let rel = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().clone())
+        .map(|p| p.to_string_lossy().trim_start_matches('/').to_string())
+        .unwrap_or_default();
+    cgroup_root.join(rel)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::{MountBuilder, RootBuilder, SpecBuilder};
+
+    fn spec_with_mount(dest: &str, cgroups: Option<&str>) -> Spec {
+        let mount = MountBuilder::default().destination(dest).typ("tmpfs").source("tmpfs").build().expect("mount");
+        let mut linux = LinuxBuilder::default().build().expect("linux");
+        linux.set_cgroups_path(cgroups.map(PathBuf::from));
+        SpecBuilder::default()
+            .root(RootBuilder::default().path("/x").build().expect("root"))
+            .mounts(vec![mount])
+            .linux(linux)
+            .build()
+            .expect("spec")
+    }
+
+    #[test]
+    fn mount_destination_through_symlink_stays_in_rootfs() {
+        let rootfs = tempfile::tempdir().expect("tempdir");
+        std::os::unix::fs::symlink("../../../../etc", rootfs.path().join("data")).expect("symlink");
+        std::os::unix::fs::symlink("/", rootfs.path().join("abs")).expect("symlink");
+        for (dest, want) in [("/data/shadow", "/etc/shadow"), ("/abs/tmp", "/tmp"), ("/../../x", "/x")] {
+            let mut spec = spec_with_mount(dest, None);
+            prepare_spec(&mut spec, rootfs.path(), "c1").expect("prepare");
+            let got = spec.mounts().as_ref().expect("mounts")[0].destination().clone();
+            assert_eq!(got, PathBuf::from(want), "{dest}");
+        }
+    }
+
+    #[test]
+    fn root_points_at_the_on_disk_rootfs_and_cgroup_defaults() {
+        let rootfs = tempfile::tempdir().expect("tempdir");
+        let mut spec = spec_with_mount("/tmp", None);
+        prepare_spec(&mut spec, rootfs.path(), "c1").expect("prepare");
+        assert_eq!(spec.root().as_ref().expect("root").path(), rootfs.path());
+        assert_eq!(cgroup_dir(Path::new("/sys/fs/cgroup"), &spec), PathBuf::from("/sys/fs/cgroup/kata-containers/c1"));
+    }
+
+    #[test]
+    fn systemd_style_or_escaping_cgroup_paths_are_replaced() {
+        let rootfs = tempfile::tempdir().expect("tempdir");
+        for bad in ["system.slice:kata:c1", "/../../x"] {
+            let mut spec = spec_with_mount("/tmp", Some(bad));
+            prepare_spec(&mut spec, rootfs.path(), "c1").expect("prepare");
+            assert_eq!(cgroup_dir(Path::new("/cg"), &spec), PathBuf::from("/cg/kata-containers/c1"), "{bad}");
+        }
+        let mut spec = spec_with_mount("/tmp", Some("/kubepods/pod1/c1"));
+        prepare_spec(&mut spec, rootfs.path(), "c1").expect("prepare");
+        assert_eq!(cgroup_dir(Path::new("/cg"), &spec), PathBuf::from("/cg/kubepods/pod1/c1"));
+    }
+}

@@ -1,0 +1,58 @@
+//! What the agent does as PID 1 of the guest, before the async runtime exists.
+//!
+//! Order: early mounts, kernel modules (vsock/virtio-fs are modules in the cloud kernel), cgroup
+//! controllers, session/PATH/hostname. All of it runs single-threaded, before tokio starts, so that
+//! nothing forks while other threads hold locks.
+//!
+//! Root file system: the guest boots from an initramfs, whose root (`rootfs`) refuses pivot_root(2).
+//! The agent does not copy itself to a tmpfs root; instead containers are created with libcontainer's
+//! `no_pivot` (MS_MOVE of the container rootfs onto `/` plus chroot, after /proc and /sys are hidden)
+//! whenever the agent's own root is the initramfs (see [`root_is_initramfs`]). With a disk image root
+//! pivot_root is used as usual. The VM is the isolation boundary; the weaker chroot only matters
+//! for a container that already holds CAP_SYS_ADMIN inside the guest.
+
+mod cgroups;
+mod modules;
+mod mounts;
+mod power;
+
+use std::path::Path;
+
+pub use cgroups::{enable_controllers, CGROUP_ROOT};
+pub use modules::{load_listed, MODULES_LIST};
+pub use power::power_off;
+
+use crate::error::Result;
+
+/// PATH given to the agent and inherited by hooks and helpers.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Sets up the guest as PID 1. Returns warnings that should be logged once logging works
+/// (logging itself needs /dev/console, which exists only after this).
+pub fn setup_pid1() -> Result<Vec<String>> {
+    let mut warnings = Vec::new();
+    mounts::mount_all(Path::new("/"))?;
+    for err in modules::load_listed(Path::new(MODULES_LIST)) {
+        warnings.push(err.to_string());
+    }
+    if let Err(e) = cgroups::enable_controllers(Path::new(CGROUP_ROOT)) {
+        warnings.push(e.to_string());
+    }
+    // SAFETY: single-threaded at this point (called before the runtime is built).
+    unsafe { std::env::set_var("PATH", DEFAULT_PATH) };
+    let _ = nix::unistd::setsid();
+    if let Ok(name) = std::fs::read_to_string("/etc/hostname") {
+        let name = name.trim();
+        if !name.is_empty() {
+            let _ = nix::unistd::sethostname(name);
+        }
+    }
+    Ok(warnings)
+}
+
+/// Whether `/` is the initramfs (mount type `rootfs`), on which pivot_root(2) is refused.
+pub fn root_is_initramfs() -> bool {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .map(|info| info.lines().any(|l| l.split(" - ").nth(1).is_some_and(|r| r.starts_with("rootfs ")) && l.split(' ').nth(4) == Some("/")))
+        .unwrap_or(false)
+}

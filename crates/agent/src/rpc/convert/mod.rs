@@ -1,0 +1,10 @@
+//! Protocol messages to domain types and back. Nothing outside `rpc` sees protobuf structs.
+
+mod resources;
+mod spec;
+mod stats;
+mod storage;
+
+pub use spec::{process_from_grpc, resources_from_grpc, spec_from_grpc};
+pub use stats::stats_to_grpc;
+pub use storage::storage_from_grpc;

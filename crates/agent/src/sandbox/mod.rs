@@ -1,0 +1,144 @@
+//! The sandbox: everything the agent holds for the one pod of this VM.
+//!
+//! Small pieces with their own locks instead of one big struct behind one mutex: the container
+//! table, the storage reference counts, the sandbox identity. All locks are std mutexes held only for
+//! map look-ups, never across an `.await`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::container::{self, lock, Container, OomEvents};
+use crate::error::{AgentError, Result};
+use crate::paths;
+use crate::reaper::Reaper;
+use crate::storage::{Mounter, StorageManager, StorageSpec};
+
+/// Where the agent keeps its files (the real paths in the guest; temporary ones in tests).
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// Stands for [`paths::KATA_RUN`].
+    pub run_root: PathBuf,
+    /// libcontainer state.
+    pub state_root: PathBuf,
+    /// Bundles written by the agent.
+    pub bundles: PathBuf,
+    /// cgroup v2 mount.
+    pub cgroup_root: PathBuf,
+    pub sysfs: PathBuf,
+}
+
+impl Layout {
+    pub fn guest() -> Self {
+        Layout {
+            run_root: PathBuf::from(paths::KATA_RUN),
+            state_root: PathBuf::from(paths::CONTAINER_STATE),
+            bundles: PathBuf::from(paths::BUNDLES),
+            cgroup_root: PathBuf::from(crate::init::CGROUP_ROOT),
+            sysfs: PathBuf::from("/sys"),
+        }
+    }
+
+    /// The on-disk path of a guest path below [`paths::KATA_RUN`].
+    pub fn run_path(&self, guest: &Path) -> Result<PathBuf> {
+        crate::storage::confine_mount_point(&self.run_root, guest)
+    }
+}
+
+/// Identity given by CreateSandbox.
+#[derive(Debug, Clone, Default)]
+pub struct SandboxInfo {
+    pub id: String,
+    pub hostname: String,
+    pub created: bool,
+    /// Storages mounted for the sandbox itself (released on DestroySandbox).
+    pub storages: Vec<PathBuf>,
+}
+
+pub struct Sandbox {
+    pub layout: Layout,
+    pub reaper: Reaper,
+    pub storages: StorageManager,
+    pub oom: OomEvents,
+    /// Create containers with MS_MOVE + chroot instead of pivot_root (agent root is the initramfs).
+    pub no_pivot: bool,
+    containers: Mutex<HashMap<String, Arc<Container>>>,
+    info: Mutex<SandboxInfo>,
+}
+
+impl Sandbox {
+    pub fn new(layout: Layout, reaper: Reaper, mounter: Arc<dyn Mounter>, no_pivot: bool, device_timeout: Duration) -> Self {
+        let storages = StorageManager::new(mounter, layout.run_root.clone(), layout.sysfs.clone(), device_timeout);
+        Sandbox {
+            layout,
+            reaper,
+            storages,
+            oom: OomEvents::new(),
+            no_pivot,
+            containers: Mutex::new(HashMap::new()),
+            info: Mutex::new(SandboxInfo::default()),
+        }
+    }
+
+    pub fn container(&self, id: &str) -> Result<Arc<Container>> {
+        lock(&self.containers).get(id).cloned().ok_or_else(|| AgentError::NotFound(format!("container {id}")))
+    }
+
+    pub fn has_container(&self, id: &str) -> bool {
+        lock(&self.containers).contains_key(id)
+    }
+
+    pub fn insert_container(&self, c: Arc<Container>) -> Result<()> {
+        let mut map = lock(&self.containers);
+        if map.contains_key(&c.id) {
+            return Err(AgentError::AlreadyExists(format!("container {}", c.id)));
+        }
+        map.insert(c.id.clone(), c);
+        Ok(())
+    }
+
+    pub fn take_container(&self, id: &str) -> Option<Arc<Container>> {
+        lock(&self.containers).remove(id)
+    }
+
+    pub fn container_ids(&self) -> Vec<String> {
+        lock(&self.containers).keys().cloned().collect()
+    }
+
+    pub fn info(&self) -> SandboxInfo {
+        lock(&self.info).clone()
+    }
+
+    /// CreateSandbox: records the identity, sets the hostname, mounts the sandbox storages.
+    pub fn create(&self, id: String, hostname: String, storages: &[StorageSpec]) -> Result<()> {
+        if lock(&self.info).created {
+            return Err(AgentError::AlreadyExists(format!("sandbox {}", lock(&self.info).id)));
+        }
+        if !hostname.is_empty() {
+            nix::unistd::sethostname(&hostname).map_err(|e| AgentError::errno("setting hostname", hostname.clone(), e))?;
+        }
+        let mut mounted = Vec::new();
+        for s in storages {
+            match self.storages.add(s) {
+                Ok(p) => mounted.push(p),
+                Err(e) => {
+                    for p in mounted.iter().rev() {
+                        let _ = self.storages.release(p);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        *lock(&self.info) = SandboxInfo { id, hostname, created: true, storages: mounted };
+        Ok(())
+    }
+
+    /// DestroySandbox: kills and removes every container, then unmounts every storage.
+    pub fn destroy(&self) -> Vec<AgentError> {
+        let mut errors = container::remove_all(self);
+        errors.extend(self.storages.release_all());
+        *lock(&self.info) = SandboxInfo::default();
+        errors
+    }
+}

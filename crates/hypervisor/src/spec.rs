@@ -1,0 +1,278 @@
+//! `VmSpec`: everything a hypervisor driver needs to boot one pod VM.
+//!
+//! The caller (the shim, after reading the configuration and the host facts) decides every value;
+//! drivers only translate. Paths are host paths.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// How guest code is executed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Accelerator {
+    /// Hardware virtualization through /dev/kvm.
+    Kvm,
+    /// QEMU's software translator; slow but works everywhere.
+    Tcg {
+        /// Size of the translation buffer in MiB; bounds QEMU's memory use.
+        tb_size_mib: u32,
+    },
+}
+
+impl Accelerator {
+    /// TCG with the translation buffer bounded to 64 MiB (enough to boot a guest kernel).
+    pub const fn tcg() -> Self {
+        Accelerator::Tcg { tb_size_mib: 64 }
+    }
+}
+
+/// Guest CPUs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CpuSpec {
+    /// vCPUs online at boot.
+    pub vcpus: u32,
+    /// Upper bound for vCPU hotplug; at least `vcpus`.
+    pub max_vcpus: u32,
+    /// CPU model; `None` lets the driver pick one that boots with the accelerator.
+    pub model: Option<String>,
+}
+
+/// Guest memory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemorySpec {
+    /// Memory at boot, MiB.
+    pub size_mib: u32,
+    /// Hotplug slots; 0 disables memory hotplug.
+    pub slots: u32,
+    /// Upper bound for memory hotplug, MiB; ignored when `slots` is 0.
+    pub max_mib: u32,
+    /// Back guest RAM with shared memory even without vhost-user devices.
+    pub force_shared: bool,
+}
+
+/// What the guest boots.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BootSpec {
+    /// Guest kernel; an uncompressed ELF vmlinux boots fastest (PVH entry).
+    pub kernel: PathBuf,
+    /// Initial ramdisk; the usual agent image.
+    pub initrd: Option<PathBuf>,
+    /// A root file system image attached read-only as the first virtio disk.
+    pub image: Option<PathBuf>,
+    /// Kernel command line, space separated.
+    pub kernel_params: String,
+}
+
+/// The channel the host uses to reach the agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AgentChannel {
+    /// Vsock emulated by a vhost-user daemon (vhost-device-vsock); the host connects to `uds_path`
+    /// and writes `CONNECT <port>\n`.
+    HybridVsock {
+        /// The vhost-user socket the daemon serves and the hypervisor connects to.
+        vhost_user_socket: PathBuf,
+        /// The host-facing socket of the daemon.
+        uds_path: PathBuf,
+        guest_cid: u32,
+    },
+    /// Kernel vsock through /dev/vhost-vsock.
+    Vsock { guest_cid: u32 },
+}
+
+impl AgentChannel {
+    /// Whether the channel is a vhost-user device (needs shared guest memory).
+    pub fn is_vhost_user(&self) -> bool {
+        matches!(self, AgentChannel::HybridVsock { .. })
+    }
+}
+
+/// A host directory shared with the guest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SharedFs {
+    /// virtio-fs served by a virtiofsd listening on `socket`.
+    VirtioFs {
+        socket: PathBuf,
+        tag: String,
+    },
+    /// 9p served by the hypervisor itself; `msize` is for the guest's mount options.
+    NineP { dir: PathBuf, tag: String, msize: u32 },
+}
+
+/// Disk image formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DiskFormat {
+    Raw,
+    Qcow2,
+}
+
+/// A block device attached at boot or hot-plugged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockDevice {
+    /// Unique device id (letters, digits, `-`, `_`).
+    pub id: String,
+    pub path: PathBuf,
+    pub format: DiskFormat,
+    pub read_only: bool,
+}
+
+/// A network interface backed by a host tap device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetDevice {
+    /// Unique device id (letters, digits, `-`, `_`).
+    pub id: String,
+    /// Host tap interface name (must already exist in the hypervisor's netns).
+    pub tap: String,
+    /// Guest MAC address, `aa:bb:cc:dd:ee:ff`.
+    pub mac: String,
+    /// Use vhost-net (needs /dev/vhost-net).
+    pub vhost: bool,
+}
+
+/// Everything needed to boot one VM.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmSpec {
+    /// Sandbox id, for names and logs.
+    pub id: String,
+    /// Hypervisor binary.
+    pub hypervisor_path: PathBuf,
+    /// Machine type (`q35`, `pc`, ...).
+    pub machine_type: String,
+    /// Extra machine options appended after the type (`key=value,...`), may be empty.
+    pub machine_options: String,
+    pub accelerator: Accelerator,
+    pub cpu: CpuSpec,
+    pub memory: MemorySpec,
+    pub boot: BootSpec,
+    /// Directory for the driver's runtime files (control socket); created if missing.
+    pub run_dir: PathBuf,
+    /// Serial console captured to this file; `None` discards it.
+    pub console_log: Option<PathBuf>,
+    pub agent_channel: Option<AgentChannel>,
+    pub shared_fs: Option<SharedFs>,
+    pub block_devices: Vec<BlockDevice>,
+    pub net_devices: Vec<NetDevice>,
+    /// Host entropy source for virtio-rng (`/dev/urandom`); `None` adds no rng device.
+    pub entropy_source: Option<PathBuf>,
+    /// PCI-to-PCI bridges to create (for hotplug on machines whose root bus cannot hotplug).
+    pub pci_bridges: u32,
+    /// Appended verbatim to the hypervisor's arguments.
+    pub extra_args: Vec<String>,
+}
+
+impl VmSpec {
+    /// Whether any device is a vhost-user device, which requires guest RAM in shared memory.
+    pub fn uses_vhost_user(&self) -> bool {
+        self.agent_channel
+            .as_ref()
+            .is_some_and(AgentChannel::is_vhost_user)
+            || matches!(self.shared_fs, Some(SharedFs::VirtioFs { .. }))
+    }
+
+    /// Whether guest RAM must be a shared (memfd) backend.
+    pub fn needs_shared_memory(&self) -> bool {
+        self.memory.force_shared || self.uses_vhost_user()
+    }
+
+    /// A minimal spec: given binary, kernel and run dir, q35, 1 vCPU, 512 MiB, no devices.
+    pub fn minimal(
+        id: impl Into<String>,
+        hypervisor_path: impl Into<PathBuf>,
+        kernel: impl Into<PathBuf>,
+        run_dir: impl Into<PathBuf>,
+        accelerator: Accelerator,
+    ) -> Self {
+        VmSpec {
+            id: id.into(),
+            hypervisor_path: hypervisor_path.into(),
+            machine_type: "q35".to_string(),
+            machine_options: String::new(),
+            accelerator,
+            cpu: CpuSpec {
+                vcpus: 1,
+                max_vcpus: 1,
+                model: None,
+            },
+            memory: MemorySpec {
+                size_mib: 512,
+                slots: 0,
+                max_mib: 512,
+                force_shared: false,
+            },
+            boot: BootSpec {
+                kernel: kernel.into(),
+                initrd: None,
+                image: None,
+                kernel_params: String::new(),
+            },
+            run_dir: run_dir.into(),
+            console_log: None,
+            agent_channel: None,
+            shared_fs: None,
+            block_devices: Vec::new(),
+            net_devices: Vec::new(),
+            entropy_source: None,
+            pci_bridges: 0,
+            extra_args: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> VmSpec {
+        VmSpec::minimal("s", "/usr/bin/qemu", "/k", "/run/x", Accelerator::tcg())
+    }
+
+    #[test]
+    fn plain_vm_needs_no_shared_memory() {
+        assert!(!spec().needs_shared_memory());
+    }
+
+    #[test]
+    fn hybrid_vsock_needs_shared_memory() {
+        let mut s = spec();
+        s.agent_channel = Some(AgentChannel::HybridVsock {
+            vhost_user_socket: "/a".into(),
+            uds_path: "/b".into(),
+            guest_cid: 3,
+        });
+        assert!(s.needs_shared_memory());
+        s.agent_channel = Some(AgentChannel::Vsock { guest_cid: 3 });
+        assert!(!s.needs_shared_memory());
+    }
+
+    #[test]
+    fn virtio_fs_needs_shared_memory_but_9p_does_not() {
+        let mut s = spec();
+        s.shared_fs = Some(SharedFs::NineP {
+            dir: "/d".into(),
+            tag: "t".into(),
+            msize: 8192,
+        });
+        assert!(!s.needs_shared_memory());
+        s.shared_fs = Some(SharedFs::VirtioFs {
+            socket: "/s".into(),
+            tag: "t".into(),
+        });
+        assert!(s.needs_shared_memory());
+    }
+
+    #[test]
+    fn force_shared_is_honoured() {
+        let mut s = spec();
+        s.memory.force_shared = true;
+        assert!(s.needs_shared_memory());
+    }
+
+    #[test]
+    fn spec_round_trips_through_json() {
+        let s = spec();
+        let text = serde_json::to_string(&s).expect("serialize");
+        let back: VmSpec = serde_json::from_str(&text).expect("deserialize");
+        assert_eq!(s, back);
+    }
+}

@@ -1,0 +1,26 @@
+//! The QEMU driver of kata-rs.
+//!
+//! ```no_run
+//! # async fn demo(spec: kata_hypervisor::VmSpec) -> Result<(), kata_qemu::QemuError> {
+//! use kata_qemu::{qmp::commands::QueryStatus, QemuVm};
+//! let vm = QemuVm::start(spec).await?;
+//! let status = vm.qmp().execute(&QueryStatus).await;
+//! tokio::select! {
+//!     exit = vm.exited() => println!("qemu died: {exit:?}"),
+//!     _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+//! }
+//! vm.stop().await?;
+//! # let _ = status; Ok(()) }
+//! ```
+
+pub mod cmdline;
+mod driver;
+mod error;
+mod hotplug;
+mod process;
+pub mod qmp;
+mod vm;
+
+pub use driver::Qemu;
+pub use error::QemuError;
+pub use vm::{QemuVm, Timeouts, QMP_SOCKET};

@@ -1,0 +1,192 @@
+//! The QEMU child process: one task owns it, reaps it, and publishes its exit; a kill request or
+//! the drop of the handle kills it. Its stderr is kept (bounded) for error messages.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+
+use kata_hypervisor::VmExit;
+use tokio::io::AsyncReadExt;
+use tokio::process::{Child, ChildStderr, Command};
+use tokio::sync::{mpsc, watch};
+
+/// Bytes of stderr kept (the last ones).
+const STDERR_KEEP: usize = 8 * 1024;
+
+pub(crate) fn vm_exit(status: std::io::Result<ExitStatus>) -> VmExit {
+    match status {
+        Ok(s) => VmExit {
+            code: s.code(),
+            signal: s.signal(),
+        },
+        Err(e) => {
+            tracing::warn!(error = %e, "waiting for qemu failed");
+            VmExit {
+                code: None,
+                signal: None,
+            }
+        }
+    }
+}
+
+/// Describes an exit for messages.
+pub(crate) fn describe(exit: &VmExit) -> String {
+    match (exit.code, exit.signal) {
+        (Some(c), _) => format!("exit code {c}"),
+        (None, Some(s)) => format!("signal {s}"),
+        _ => "unknown status".to_string(),
+    }
+}
+
+/// A supervised child process.
+#[derive(Debug)]
+pub(crate) struct Supervised {
+    pid: Option<u32>,
+    exit_rx: watch::Receiver<Option<VmExit>>,
+    kill_tx: mpsc::Sender<()>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Supervised {
+    /// Spawns `cmd` (stdin and stdout discarded, stderr captured).
+    pub(crate) fn spawn(mut cmd: Command) -> std::io::Result<Self> {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn()?;
+        let pid = child.id();
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        if let Some(pipe) = child.stderr.take() {
+            tokio::spawn(collect_stderr(pipe, Arc::clone(&stderr)));
+        }
+        let (exit_tx, exit_rx) = watch::channel(None);
+        let (kill_tx, kill_rx) = mpsc::channel(1);
+        tokio::spawn(own_child(child, kill_rx, exit_tx));
+        Ok(Supervised {
+            pid,
+            exit_rx,
+            kill_tx,
+            stderr,
+        })
+    }
+
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.exit().is_none().then_some(self.pid).flatten()
+    }
+
+    /// The exit, if the process has exited and was reaped.
+    pub(crate) fn exit(&self) -> Option<VmExit> {
+        *self.exit_rx.borrow()
+    }
+
+    /// Resolves once the process has been reaped.
+    pub(crate) async fn exited(&self) -> VmExit {
+        let mut rx = self.exit_rx.clone();
+        loop {
+            if let Some(exit) = *rx.borrow_and_update() {
+                return exit;
+            }
+            if rx.changed().await.is_err() {
+                // The owner task is gone without publishing: the runtime is shutting down.
+                return VmExit {
+                    code: None,
+                    signal: None,
+                };
+            }
+        }
+    }
+
+    /// Sends SIGKILL (through the owner task, so a reaped pid is never signalled) and waits.
+    pub(crate) async fn kill(&self) -> VmExit {
+        let _ = self.kill_tx.try_send(());
+        self.exited().await
+    }
+
+    /// The end of the process's stderr, lossily decoded.
+    pub(crate) fn stderr(&self) -> String {
+        let buf = self.stderr.lock().unwrap_or_else(|p| p.into_inner());
+        String::from_utf8_lossy(&buf).trim().to_string()
+    }
+}
+
+async fn own_child(
+    mut child: Child,
+    mut kill_rx: mpsc::Receiver<()>,
+    exit_tx: watch::Sender<Option<VmExit>>,
+) {
+    let status = tokio::select! {
+        status = child.wait() => status,
+        // A kill request, or the handle was dropped.
+        _ = kill_rx.recv() => {
+            if let Err(e) = child.start_kill() {
+                tracing::warn!(error = %e, "cannot kill qemu");
+            }
+            child.wait().await
+        }
+    };
+    let exit = vm_exit(status);
+    tracing::debug!(?exit, "qemu reaped");
+    let _ = exit_tx.send(Some(exit));
+}
+
+async fn collect_stderr(mut pipe: ChildStderr, keep: Arc<Mutex<Vec<u8>>>) {
+    let mut chunk = [0u8; 1024];
+    while let Ok(n) = pipe.read(&mut chunk).await {
+        if n == 0 {
+            break;
+        }
+        let mut buf = keep.lock().unwrap_or_else(|p| p.into_inner());
+        buf.extend_from_slice(&chunk[..n]);
+        if buf.len() > STDERR_KEEP {
+            let excess = buf.len() - STDERR_KEEP;
+            buf.drain(..excess);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn exit_is_published_and_stderr_kept() {
+        let mut cmd = Command::new("/bin/sh");
+        cmd.args(["-c", "echo oops >&2; exit 3"]);
+        let p = Supervised::spawn(cmd).expect("spawn");
+        let exit = p.exited().await;
+        assert_eq!(exit.code, Some(3));
+        assert_eq!(p.pid(), None);
+        // stderr reader may lag the exit slightly.
+        for _ in 0..100 {
+            if !p.stderr().is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(p.stderr(), "oops");
+    }
+
+    #[tokio::test]
+    async fn kill_reaps() {
+        let mut cmd = Command::new("/bin/sleep");
+        cmd.arg("100");
+        let p = Supervised::spawn(cmd).expect("spawn");
+        let pid = p.pid().expect("pid");
+        let exit = p.kill().await;
+        assert_eq!(exit.signal, Some(libc::SIGKILL));
+        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+    }
+
+    #[tokio::test]
+    async fn dropping_the_handle_kills() {
+        let mut cmd = Command::new("/bin/sleep");
+        cmd.arg("100");
+        let p = Supervised::spawn(cmd).expect("spawn");
+        let pid = p.pid().expect("pid");
+        let mut rx = p.exit_rx.clone();
+        drop(p);
+        let _ = rx.wait_for(Option::is_some).await;
+        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+    }
+}

@@ -1,0 +1,8 @@
+//! QMP, QEMU's JSON control protocol: message parsing, typed commands and an async client.
+
+mod client;
+pub mod commands;
+mod message;
+
+pub use client::{QmpClient, QmpError, DEFAULT_REPLY_TIMEOUT, MAX_LINE};
+pub use message::{parse_message, QmpEvent, QmpMessage, QmpParseError};

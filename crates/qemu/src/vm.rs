@@ -1,0 +1,272 @@
+//! `QemuVm`: boot, watch and stop one QEMU process.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use kata_hypervisor::{VmExit, VmSpec};
+use tokio::process::Command;
+
+use crate::cmdline;
+use crate::error::QemuError;
+use crate::hotplug::Plugged;
+use crate::process::{describe, Supervised};
+use crate::qmp::commands::Quit;
+use crate::qmp::{QmpClient, DEFAULT_REPLY_TIMEOUT};
+
+/// File name of the QMP socket inside the spec's run directory.
+pub const QMP_SOCKET: &str = "qmp.sock";
+
+/// Timeouts of the driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// From spawn until QMP answers.
+    pub start: Duration,
+    /// Grace after QMP `quit` before SIGKILL.
+    pub stop: Duration,
+    /// Per QMP command.
+    pub reply: Duration,
+    /// For the guest to release an unplugged device.
+    pub unplug: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            start: Duration::from_secs(10),
+            stop: Duration::from_secs(5),
+            reply: DEFAULT_REPLY_TIMEOUT,
+            unplug: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A running QEMU. Dropping it kills QEMU (SIGKILL) and removes the QMP socket; call
+/// [`QemuVm::stop`] for an orderly shutdown.
+#[derive(Debug)]
+pub struct QemuVm {
+    id: String,
+    process: Supervised,
+    qmp: QmpClient,
+    qmp_socket: PathBuf,
+    timeouts: Timeouts,
+    hotplug_bus: Option<String>,
+    pub(crate) plugged: Plugged,
+}
+
+fn require_file(what: &'static str, path: &Path) -> Result<(), QemuError> {
+    if path.is_file() {
+        Ok(())
+    } else {
+        Err(QemuError::MissingFile {
+            what,
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+fn check_files(spec: &VmSpec) -> Result<(), QemuError> {
+    require_file("qemu binary", &spec.hypervisor_path)?;
+    require_file("kernel", &spec.boot.kernel)?;
+    if let Some(initrd) = &spec.boot.initrd {
+        require_file("initrd", initrd)?;
+    }
+    if let Some(image) = &spec.boot.image {
+        require_file("image", image)?;
+    }
+    Ok(())
+}
+
+fn remove_socket(path: &Path) {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot remove socket"),
+    }
+}
+
+impl QemuVm {
+    /// Boots `spec` with default timeouts. See [`QemuVm::start_with`].
+    pub async fn start(spec: VmSpec) -> Result<Self, QemuError> {
+        Self::start_with(spec, Timeouts::default()).await
+    }
+
+    /// Boots `spec`: checks its files, spawns QEMU as a child, waits for QMP and negotiates it.
+    /// On error QEMU is killed and reaped and the QMP socket removed.
+    pub async fn start_with(spec: VmSpec, timeouts: Timeouts) -> Result<Self, QemuError> {
+        check_files(&spec)?;
+        std::fs::create_dir_all(&spec.run_dir).map_err(|source| QemuError::RunDir {
+            path: spec.run_dir.clone(),
+            source,
+        })?;
+        let qmp_socket = spec.run_dir.join(QMP_SOCKET);
+        remove_socket(&qmp_socket);
+        let args = cmdline::build(&spec, &qmp_socket).map_err(|source| QemuError::Spec {
+            id: spec.id.clone(),
+            source,
+        })?;
+        tracing::info!(id = %spec.id, binary = %spec.hypervisor_path.display(), ?args, "starting qemu");
+        let mut cmd = Command::new(&spec.hypervisor_path);
+        cmd.args(&args);
+        let process = Supervised::spawn(cmd).map_err(|source| QemuError::Spawn {
+            binary: spec.hypervisor_path.clone(),
+            source,
+        })?;
+        match connect_qmp(&spec, &process, &qmp_socket, &timeouts).await {
+            Ok(qmp) => Ok(QemuVm {
+                id: spec.id.clone(),
+                process,
+                qmp,
+                qmp_socket,
+                timeouts,
+                hotplug_bus: (spec.pci_bridges > 0).then(|| "pci-bridge-0".to_string()),
+                plugged: Plugged::default(),
+            }),
+            Err(e) => {
+                process.kill().await;
+                remove_socket(&qmp_socket);
+                Err(e)
+            }
+        }
+    }
+
+    /// The sandbox id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// QEMU's pid while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.pid()
+    }
+
+    /// The QMP session.
+    pub fn qmp(&self) -> &QmpClient {
+        &self.qmp
+    }
+
+    /// Path of the QMP socket.
+    pub fn qmp_socket(&self) -> &Path {
+        &self.qmp_socket
+    }
+
+    /// Resolves as soon as QEMU has exited (for any reason) and been reaped.
+    pub async fn exited(&self) -> VmExit {
+        self.process.exited().await
+    }
+
+    /// The exit, if QEMU has exited.
+    pub fn exit_status(&self) -> Option<VmExit> {
+        self.process.exit()
+    }
+
+    /// The end of QEMU's stderr.
+    pub fn stderr(&self) -> String {
+        self.process.stderr()
+    }
+
+    pub(crate) fn timeouts(&self) -> &Timeouts {
+        &self.timeouts
+    }
+
+    pub(crate) fn hotplug_bus(&self) -> Option<&str> {
+        self.hotplug_bus.as_deref()
+    }
+
+    /// Stops QEMU: QMP `quit`, SIGKILL if it is still there after the stop timeout; reaps it and
+    /// removes the QMP socket. Idempotent.
+    pub async fn stop(&self) -> Result<VmExit, QemuError> {
+        if self.process.exit().is_none() {
+            match tokio::time::timeout(self.timeouts.stop, self.qmp.execute(&Quit)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::debug!(id = %self.id, error = %e, "qmp quit failed"),
+                Err(_) => tracing::debug!(id = %self.id, "qmp quit timed out"),
+            }
+        }
+        let exit = match tokio::time::timeout(self.timeouts.stop, self.process.exited()).await {
+            Ok(exit) => exit,
+            Err(_) => {
+                tracing::warn!(id = %self.id, "qemu ignored quit, killing it");
+                self.process.kill().await
+            }
+        };
+        remove_socket(&self.qmp_socket);
+        tracing::info!(id = %self.id, exit = %describe(&exit), "qemu stopped");
+        Ok(exit)
+    }
+
+    /// Fails with `NotRunning` when QEMU has exited.
+    pub(crate) fn ensure_running(&self) -> Result<(), QemuError> {
+        if self.process.exit().is_some() {
+            Err(QemuError::NotRunning {
+                id: self.id.clone(),
+            })
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Drop for QemuVm {
+    fn drop(&mut self) {
+        // The supervisor task kills QEMU when the handle goes; the socket is ours to remove.
+        remove_socket(&self.qmp_socket);
+    }
+}
+
+async fn connect_qmp(
+    spec: &VmSpec,
+    process: &Supervised,
+    socket: &Path,
+    timeouts: &Timeouts,
+) -> Result<QmpClient, QemuError> {
+    let deadline = Instant::now() + timeouts.start;
+    let early_exit = |exit: VmExit| QemuError::EarlyExit {
+        binary: spec.hypervisor_path.clone(),
+        exit: describe(&exit),
+        stderr: process.stderr(),
+    };
+    loop {
+        if let Some(exit) = process.exit() {
+            // Let the stderr reader drain what QEMU printed before dying.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            return Err(early_exit(exit));
+        }
+        if socket.exists() {
+            break;
+        }
+        if Instant::now() >= deadline {
+            return Err(QemuError::QmpSocketTimeout {
+                socket: socket.to_path_buf(),
+                after: timeouts.start,
+            });
+        }
+        tokio::select! {
+            exit = process.exited() => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                return Err(early_exit(exit));
+            }
+            _ = tokio::time::sleep(Duration::from_millis(10)) => {}
+        }
+    }
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    let connect = QmpClient::connect(socket, timeouts.reply);
+    match tokio::time::timeout(remaining.max(Duration::from_secs(1)), connect).await {
+        Ok(Ok(client)) => Ok(client),
+        Ok(Err(source)) => {
+            // QEMU serves QMP before loading the kernel; a QMP failure is often QEMU dying.
+            let died = tokio::time::timeout(Duration::from_millis(500), process.exited()).await;
+            if let Ok(exit) = died {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                return Err(early_exit(exit));
+            }
+            Err(QemuError::Qmp {
+                socket: socket.to_path_buf(),
+                source,
+            })
+        }
+        Err(_) => Err(QemuError::QmpSocketTimeout {
+            socket: socket.to_path_buf(),
+            after: timeouts.start,
+        }),
+    }
+}

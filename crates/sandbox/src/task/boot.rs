@@ -1,0 +1,115 @@
+//! Boot: shared directories, VM with its daemons, `CreateSandbox`, watchers.
+
+use std::sync::Arc;
+
+use super::actor::{Internal, SandboxTask};
+use super::BootRequest;
+use crate::agent::{Agent, SandboxRequest, Storage};
+use crate::error::{Error, Result};
+use crate::host::cleanup::{run_steps, CleanupStep};
+use crate::host::layout::{GUEST_SHARED_DIR, SHARED_FS_TAG};
+use crate::host::{mount, shared};
+use crate::vm::{LaunchPlan, VmControl};
+
+/// The virtio-fs share as the agent mounts it.
+pub(crate) fn shared_fs_storage() -> Storage {
+    Storage {
+        driver: "virtio-fs".into(),
+        source: SHARED_FS_TAG.into(),
+        fstype: "virtiofs".into(),
+        mount_point: GUEST_SHARED_DIR.into(),
+        ..Default::default()
+    }
+}
+
+impl SandboxTask {
+    pub(crate) async fn boot(&mut self, req: BootRequest) -> Result<u32> {
+        if self.vm.is_some() && !self.vm_dead {
+            return Ok(self.pid());
+        }
+        if self.torn_down {
+            return Err(Error::SandboxGone);
+        }
+        self.persist();
+        let mut steps = Vec::new();
+        let result = self.boot_steps(req, &mut steps).await;
+        if let Err(e) = &result {
+            tracing::error!(error = %e, "boot failed, rolling back");
+            if let Some(vm) = self.vm.take() {
+                vm.stop().await;
+            }
+            self.agent = None;
+            let failures = run_steps(&steps).await;
+            if failures.is_empty() {
+                self.state.sandbox_steps.clear();
+                let _ = std::fs::remove_dir_all(self.layout.state_dir());
+            } else {
+                self.state.sandbox_steps = steps;
+                self.persist();
+            }
+        }
+        result
+    }
+
+    async fn boot_steps(&mut self, req: BootRequest, steps: &mut Vec<CleanupStep>) -> Result<u32> {
+        shared::setup_shared_dirs(&self.layout, steps)?;
+        let vm_dir = self.layout.vm_dir();
+        for made in mount::create_dirs(&vm_dir)? {
+            steps.push(CleanupStep::RemoveTree { path: made });
+        }
+        self.state.sandbox_steps = steps.clone();
+        self.persist();
+
+        let plan = LaunchPlan {
+            sandbox_id: self.layout.sandbox_id.clone(),
+            shared_dir: self.layout.shared_dir(),
+            vm_dir,
+        };
+        let launched = self.launcher.launch(&plan, steps).await;
+        self.state.sandbox_steps = steps.clone();
+        self.persist();
+        let launched = launched.map_err(|source| Error::Boot {
+            sandbox_id: self.layout.sandbox_id.clone(),
+            source,
+        })?;
+        let vm: Arc<dyn VmControl> = Arc::from(launched.vm);
+        self.vm = Some(vm.clone());
+        self.agent = Some(launched.agent.clone());
+        self.vm_dead = false;
+        self.state.hypervisor_pid = Some(vm.pid());
+        self.persist();
+
+        let request = SandboxRequest {
+            sandbox_id: self.layout.sandbox_id.clone(),
+            hostname: req.hostname,
+            dns: req.dns,
+            storages: vec![shared_fs_storage()],
+            sandbox_pidns: self.options.sandbox_pidns,
+            guest_hook_path: self.options.guest_hook_path.clone(),
+            kernel_modules: self.options.kernel_modules.clone(),
+        };
+        launched
+            .agent
+            .create_sandbox(request)
+            .await
+            .map_err(Error::agent("CreateSandbox"))?;
+
+        let tx = self.internal.clone();
+        tokio::spawn(async move {
+            vm.exited().await;
+            let _ = tx.send(Internal::VmExited);
+        });
+        spawn_oom_watch(launched.agent, self.internal.clone());
+        Ok(self.pid())
+    }
+}
+
+fn spawn_oom_watch(agent: Arc<dyn Agent>, tx: tokio::sync::mpsc::UnboundedSender<Internal>) {
+    tokio::spawn(async move {
+        while let Ok(container_id) = agent.get_oom_event().await {
+            if tx.send(Internal::Oom { container_id }).is_err() {
+                break;
+            }
+        }
+    });
+}

@@ -1,0 +1,52 @@
+//! Container and process records owned by the sandbox task.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use oci_spec::runtime::Process as OciProcess;
+use tokio::sync::oneshot;
+
+use crate::types::{ExitStatus, ProcessIo, ProcessState};
+
+pub(crate) struct Process {
+    pub io: ProcessIo,
+    pub state: ProcessState,
+    pub exit: Option<ExitStatus>,
+    pub waiters: Vec<oneshot::Sender<ExitStatus>>,
+    /// The exec's process spec, until it is started.
+    pub spec: Option<OciProcess>,
+    /// Set while a stdin copy runs.
+    pub has_stdin_pump: bool,
+}
+
+impl Process {
+    pub fn new(io: ProcessIo, spec: Option<OciProcess>) -> Self {
+        Self {
+            io,
+            state: ProcessState::Created,
+            exit: None,
+            waiters: Vec::new(),
+            spec,
+            has_stdin_pump: false,
+        }
+    }
+
+    /// Marks the process stopped and wakes its waiters; false if it already was.
+    pub fn finish(&mut self, status: ExitStatus) -> bool {
+        if self.state == ProcessState::Stopped {
+            return false;
+        }
+        self.state = ProcessState::Stopped;
+        self.exit = Some(status);
+        for w in self.waiters.drain(..) {
+            let _ = w.send(status);
+        }
+        true
+    }
+}
+
+pub(crate) struct Container {
+    pub bundle: PathBuf,
+    pub init: Process,
+    pub execs: BTreeMap<String, Process>,
+}

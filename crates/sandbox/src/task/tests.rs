@@ -1,0 +1,435 @@
+//! The sandbox task against a fake VM and a fake agent (test doubles only).
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use oci_spec::runtime::{LinuxResources, Process as OciProcess, Spec};
+use tokio::sync::{mpsc, watch, Notify};
+
+use super::*;
+use crate::agent::{Agent, AgentResult, ContainerRequest, SandboxRequest};
+use crate::error::{AgentError, ErrorKind};
+use crate::host::cleanup::CleanupStep;
+use crate::host::layout::Roots;
+use crate::types::{ContainerStats, Event, ProcessIo, ProcessState, VM_DIED_EXIT_CODE};
+use crate::vm::{LaunchPlan, Launched, VmControl, VmLauncher};
+
+#[derive(Default)]
+struct FakeAgent {
+    calls: Mutex<Vec<String>>,
+    stdout: Mutex<VecDeque<Vec<u8>>>,
+    exit: Notify,
+    exit_code: Mutex<Option<i32>>,
+    created: Mutex<Vec<ContainerRequest>>,
+}
+
+impl FakeAgent {
+    fn log(&self, call: impl Into<String>) {
+        self.calls.lock().expect("lock").push(call.into());
+    }
+    fn calls(&self) -> Vec<String> {
+        self.calls.lock().expect("lock").clone()
+    }
+    fn exit_with(&self, code: i32) {
+        *self.exit_code.lock().expect("lock") = Some(code);
+        self.exit.notify_waiters();
+    }
+}
+
+#[async_trait]
+impl Agent for FakeAgent {
+    async fn create_sandbox(&self, req: SandboxRequest) -> AgentResult<()> {
+        self.log(format!("CreateSandbox {}", req.storages[0].driver));
+        Ok(())
+    }
+    async fn destroy_sandbox(&self) -> AgentResult<()> {
+        self.log("DestroySandbox");
+        Ok(())
+    }
+    async fn create_container(&self, req: ContainerRequest) -> AgentResult<()> {
+        self.log(format!("CreateContainer {}", req.container_id));
+        self.created.lock().expect("lock").push(req);
+        Ok(())
+    }
+    async fn start_container(&self, id: &str) -> AgentResult<()> {
+        self.log(format!("StartContainer {id}"));
+        Ok(())
+    }
+    async fn remove_container(&self, id: &str, _t: u32) -> AgentResult<()> {
+        self.log(format!("RemoveContainer {id}"));
+        Ok(())
+    }
+    async fn exec_process(&self, _c: &str, eid: &str, _p: OciProcess) -> AgentResult<()> {
+        self.log(format!("ExecProcess {eid}"));
+        Ok(())
+    }
+    async fn signal_process(&self, _c: &str, eid: &str, sig: u32) -> AgentResult<()> {
+        self.log(format!("SignalProcess {eid} {sig}"));
+        Ok(())
+    }
+    async fn wait_process(&self, _c: &str, _e: &str) -> AgentResult<i32> {
+        loop {
+            let notified = self.exit.notified();
+            if let Some(code) = *self.exit_code.lock().expect("lock") {
+                return Ok(code);
+            }
+            notified.await;
+        }
+    }
+    async fn write_stdin(&self, _c: &str, _e: &str, d: &[u8]) -> AgentResult<usize> {
+        Ok(d.len())
+    }
+    async fn close_stdin(&self, _c: &str, _e: &str) -> AgentResult<()> {
+        Ok(())
+    }
+    async fn read_stdout(&self, _c: &str, _e: &str, _len: u32) -> AgentResult<Vec<u8>> {
+        // Slow output: the exit is known long before the last bytes arrive.
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        Ok(self.stdout.lock().expect("lock").pop_front().unwrap_or_default())
+    }
+    async fn read_stderr(&self, _c: &str, _e: &str, _len: u32) -> AgentResult<Vec<u8>> {
+        Ok(Vec::new())
+    }
+    async fn tty_win_resize(&self, _c: &str, _e: &str, r: u32, c: u32) -> AgentResult<()> {
+        self.log(format!("TtyWinResize {r}x{c}"));
+        Ok(())
+    }
+    async fn stats_container(&self, _c: &str) -> AgentResult<ContainerStats> {
+        Ok(ContainerStats::default())
+    }
+    async fn pause_container(&self, _c: &str) -> AgentResult<()> {
+        Ok(())
+    }
+    async fn resume_container(&self, _c: &str) -> AgentResult<()> {
+        Ok(())
+    }
+    async fn update_container(&self, _c: &str, _r: LinuxResources) -> AgentResult<()> {
+        Ok(())
+    }
+    async fn get_oom_event(&self) -> AgentResult<String> {
+        Err(AgentError::new(ErrorKind::Unimplemented, "no oom events"))
+    }
+}
+
+struct FakeVm {
+    dead: watch::Sender<bool>,
+}
+
+#[async_trait]
+impl VmControl for FakeVm {
+    fn pid(&self) -> u32 {
+        4242
+    }
+    async fn exited(&self) {
+        let mut rx = self.dead.subscribe();
+        let _ = rx.wait_for(|d| *d).await;
+    }
+    async fn stop(&self) {
+        let _ = self.dead.send(true);
+    }
+}
+
+struct FakeLauncher {
+    agent: Arc<FakeAgent>,
+    dead: watch::Sender<bool>,
+    fail: bool,
+    marker: PathBuf,
+}
+
+#[async_trait]
+impl VmLauncher for FakeLauncher {
+    async fn launch(
+        &self,
+        plan: &LaunchPlan,
+        cleanup: &mut Vec<CleanupStep>,
+    ) -> std::result::Result<Launched, Box<dyn std::error::Error + Send + Sync>> {
+        assert!(plan.shared_dir.ends_with("shared"));
+        std::fs::write(&self.marker, b"daemon")?;
+        cleanup.push(CleanupStep::RemoveFile {
+            path: self.marker.clone(),
+        });
+        if self.fail {
+            return Err("qemu exited during boot".into());
+        }
+        Ok(Launched {
+            vm: Box::new(FakeVm {
+                dead: self.dead.clone(),
+            }),
+            agent: self.agent.clone(),
+        })
+    }
+}
+
+struct Rig {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    agent: Arc<FakeAgent>,
+    dead: watch::Sender<bool>,
+    marker: PathBuf,
+    handle: SandboxHandle,
+    events: mpsc::UnboundedReceiver<Event>,
+    layout: Layout,
+}
+
+impl Drop for Rig {
+    /// A failed assertion must not leave mounts behind: detach whatever is still below root.
+    fn drop(&mut self) {
+        let table = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+        let mut points: Vec<&str> = table
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(1))
+            .filter(|m| Path::new(m).starts_with(&self.root))
+            .collect();
+        points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        for p in points {
+            let _ = nix::mount::umount2(p, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+}
+
+fn rig(fail: bool) -> Option<Rig> {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: needs root (mounts)");
+        return None;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().to_owned();
+    let layout = Layout::new(
+        "sb1",
+        Roots {
+            shared: root.join("shared"),
+            state: root.join("sbs"),
+            vm: root.join("vm"),
+        },
+    );
+    let agent = Arc::new(FakeAgent::default());
+    let (dead, _) = watch::channel(false);
+    let marker = root.join("daemon.marker");
+    let launcher = Arc::new(FakeLauncher {
+        agent: agent.clone(),
+        dead: dead.clone(),
+        fail,
+        marker: marker.clone(),
+    });
+    let (tx, events) = mpsc::unbounded_channel();
+    let handle = spawn_sandbox(layout.clone(), SandboxOptions::default(), launcher, tx);
+    Some(Rig {
+        _dir: dir,
+        root,
+        agent,
+        dead,
+        marker,
+        handle,
+        events,
+        layout,
+    })
+}
+
+fn bundle(root: &Path, id: &str) -> PathBuf {
+    let b = root.join(format!("bundle-{id}"));
+    std::fs::create_dir_all(b.join("rootfs/bin")).expect("mkdir");
+    let spec: Spec = serde_json::from_str(
+        r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},
+            "process":{"user":{"uid":0,"gid":0},"args":["uname","-a"],"cwd":"/"},
+            "mounts":[{"destination":"/proc","type":"proc","source":"proc"}]}"#,
+    )
+    .expect("spec");
+    std::fs::write(b.join("config.json"), serde_json::to_vec(&spec).expect("json")).expect("w");
+    b
+}
+
+fn create_req(root: &Path, id: &str, stdout: Option<PathBuf>) -> CreateContainer {
+    CreateContainer {
+        id: id.into(),
+        bundle: bundle(root, id),
+        rootfs: Vec::new(),
+        io: ProcessIo {
+            stdout,
+            ..Default::default()
+        },
+    }
+}
+
+fn drain(rx: &mut mpsc::UnboundedReceiver<Event>) -> Vec<Event> {
+    let mut out = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        out.push(e);
+    }
+    out
+}
+
+#[tokio::test]
+async fn run_wait_delete_emits_containerd_order_and_cleans_up() {
+    let Some(mut r) = rig(false) else { return };
+    let out = r.root.join("stdout");
+    std::fs::write(&out, b"").expect("stdout file");
+    r.agent
+        .stdout
+        .lock()
+        .expect("lock")
+        .extend([b"Linux ".to_vec(), b"guest\n".to_vec()]);
+
+    assert_eq!(r.handle.boot(BootRequest::default()).await.expect("boot"), 4242);
+    assert!(r.layout.shared_dir().is_dir());
+    let pid = r
+        .handle
+        .create_container(create_req(&r.root, "sb1", Some(out.clone())))
+        .await
+        .expect("create");
+    assert_eq!(pid, 4242);
+    {
+        let created = r.agent.created.lock().expect("lock");
+        let root = created[0].spec.root().as_ref().expect("root").path().clone();
+        assert_eq!(root, PathBuf::from("/run/kata-containers/shared/containers/sb1/rootfs"));
+    }
+    assert!(r.layout.rootfs_host("sb1").join("bin").is_dir(), "rootfs mounted");
+    r.handle.start(ProcessRef::new("sb1", None)).await.expect("start");
+    r.agent.exit_with(0);
+    let status = r.handle.wait(ProcessRef::new("sb1", None)).await.expect("wait");
+    assert_eq!(status.code, 0);
+    // The exit is reported only after stdout reached the FIFO.
+    assert_eq!(std::fs::read(&out).expect("read"), b"Linux guest\n");
+    let info = r.handle.state(ProcessRef::new("sb1", None)).await.expect("state");
+    assert_eq!(info.state, ProcessState::Stopped);
+
+    let deleted = r.handle.delete(ProcessRef::new("sb1", None)).await.expect("delete");
+    assert_eq!(deleted.exit.map(|e| e.code), Some(0));
+    let events = drain(&mut r.events);
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| match e {
+            Event::Created { .. } => "create",
+            Event::Started { .. } => "start",
+            Event::Exited { .. } => "exit",
+            Event::Deleted { .. } => "delete",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(names, ["create", "start", "exit", "delete"]);
+    let calls = r.agent.calls();
+    assert_eq!(calls[0], "CreateSandbox virtio-fs");
+    assert!(calls.contains(&"RemoveContainer sb1".to_string()), "{calls:?}");
+    assert!(calls.contains(&"DestroySandbox".to_string()), "{calls:?}");
+    assert!(*r.dead.borrow(), "vm stopped");
+    assert!(!r.marker.exists(), "launcher's resources released");
+    assert!(!r.layout.sandbox_dir().exists(), "shared dirs removed");
+    assert!(!r.layout.state_dir().exists(), "state removed");
+    assert!(!r.layout.vm_dir().exists(), "vm dir removed");
+}
+
+#[tokio::test]
+async fn exec_emits_added_started_exit() {
+    let Some(mut r) = rig(false) else { return };
+    r.handle.boot(BootRequest::default()).await.expect("boot");
+    r.handle
+        .create_container(create_req(&r.root, "sb1", None))
+        .await
+        .expect("create");
+    r.handle.start(ProcessRef::new("sb1", None)).await.expect("start");
+    let exec = ExecProcess {
+        container_id: "sb1".into(),
+        exec_id: "e1".into(),
+        process: OciProcess::default(),
+        io: ProcessIo::default(),
+    };
+    r.handle.exec(exec.clone()).await.expect("exec");
+    let dup = r.handle.exec(exec).await.expect_err("duplicate");
+    assert_eq!(dup.kind(), ErrorKind::AlreadyExists);
+    let e1 = ProcessRef::new("sb1", Some("e1".into()));
+    r.handle.start(e1.clone()).await.expect("start exec");
+    r.handle.resize_pty(e1.clone(), 24, 80).await.expect("resize");
+    r.agent.exit_with(3);
+    assert_eq!(r.handle.wait(e1.clone()).await.expect("wait").code, 3);
+    r.handle.delete(e1).await.expect("delete exec");
+    let events = drain(&mut r.events);
+    assert!(matches!(events[2], Event::ExecAdded { .. }), "{events:?}");
+    assert!(matches!(events[3], Event::ExecStarted { .. }), "{events:?}");
+    assert!(r.agent.calls().contains(&"TtyWinResize 24x80".to_string()));
+    r.handle.delete(ProcessRef::new("sb1", None)).await.expect("delete");
+}
+
+#[tokio::test]
+async fn vm_death_fails_running_processes_with_255() {
+    let Some(mut r) = rig(false) else { return };
+    r.handle.boot(BootRequest::default()).await.expect("boot");
+    r.handle
+        .create_container(create_req(&r.root, "sb1", None))
+        .await
+        .expect("create");
+    r.handle.start(ProcessRef::new("sb1", None)).await.expect("start");
+    let _ = r.dead.send(true);
+    let status = tokio::time::timeout(
+        Duration::from_secs(5),
+        r.handle.wait(ProcessRef::new("sb1", None)),
+    )
+    .await
+    .expect("noticed at once")
+    .expect("wait");
+    assert_eq!(status.code, VM_DIED_EXIT_CODE);
+    let err = r
+        .handle
+        .kill(ProcessRef::new("sb1", None), 10)
+        .await
+        .expect_err("finished");
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    r.handle
+        .kill(ProcessRef::new("sb1", None), 9)
+        .await
+        .expect("SIGKILL of a finished process is fine");
+    r.handle.delete(ProcessRef::new("sb1", None)).await.expect("delete");
+    assert!(drain(&mut r.events)
+        .iter()
+        .any(|e| matches!(e, Event::Exited { status, .. } if status.code == 255)));
+    assert!(!r.layout.sandbox_dir().exists());
+}
+
+#[tokio::test]
+async fn errors_carry_their_kind() {
+    let Some(r) = rig(false) else { return };
+    let err = r
+        .handle
+        .create_container(create_req(&r.root, "c1", None))
+        .await
+        .expect_err("no vm yet");
+    assert_eq!(err.kind(), ErrorKind::FailedPrecondition);
+    r.handle.boot(BootRequest::default()).await.expect("boot");
+    let err = r.handle.start(ProcessRef::new("nope", None)).await.expect_err("missing");
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    r.handle
+        .create_container(create_req(&r.root, "sb1", None))
+        .await
+        .expect("create");
+    let err = r
+        .handle
+        .create_container(create_req(&r.root, "sb1", None))
+        .await
+        .expect_err("dup");
+    assert_eq!(err.kind(), ErrorKind::AlreadyExists);
+    r.handle.start(ProcessRef::new("sb1", None)).await.expect("start");
+    let err = r.handle.delete(ProcessRef::new("sb1", None)).await.expect_err("running");
+    assert_eq!(err.kind(), ErrorKind::FailedPrecondition);
+    let err = r
+        .handle
+        .create_container(create_req(&r.root, "../x", None))
+        .await
+        .expect_err("bad id");
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert!(!r.handle.shutdown().await.expect("shutdown"), "containers remain");
+    r.agent.exit_with(0);
+    r.handle.wait(ProcessRef::new("sb1", None)).await.expect("wait");
+    r.handle.delete(ProcessRef::new("sb1", None)).await.expect("delete");
+    assert!(!r.layout.sandbox_dir().exists());
+}
+
+#[tokio::test]
+async fn a_failed_boot_releases_what_it_took() {
+    let Some(r) = rig(true) else { return };
+    let err = r.handle.boot(BootRequest::default()).await.expect_err("boot fails");
+    assert_eq!(err.kind(), ErrorKind::Internal);
+    assert!(!r.marker.exists(), "launcher step undone");
+    assert!(!r.layout.sandbox_dir().exists(), "shared dirs undone");
+    assert!(!r.layout.state_dir().exists(), "no state left");
+}

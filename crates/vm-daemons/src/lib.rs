@@ -1,0 +1,19 @@
+//! Supervision of the helper daemons a VM needs: [`VsockDaemon`] (vhost-device-vsock, hybrid
+//! vsock when /dev/vhost-vsock is absent) and [`VirtioFsDaemon`] (virtiofsd).
+//!
+//! Each `start` resolves the binary (configured path, else `/usr/local/bin`, else `$PATH`),
+//! removes stale sockets, spawns the daemon and returns once its socket exists. `exited()`
+//! resolves when it dies; `stop()` sends SIGTERM, then SIGKILL, reaps it and removes its
+//! sockets; dropping the handle kills it.
+
+mod binary;
+mod error;
+mod supervise;
+mod virtiofs;
+mod vsock;
+
+pub use binary::resolve_binary;
+pub use error::DaemonError;
+pub use supervise::DaemonExit;
+pub use virtiofs::{CacheMode, VirtioFsConfig, VirtioFsDaemon, DEFAULT_VIRTIOFSD_BINARY};
+pub use vsock::{VsockConfig, VsockDaemon, DEFAULT_VSOCK_BINARY};
