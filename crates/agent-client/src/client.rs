@@ -82,7 +82,9 @@ impl AgentClient {
     /// reports (an unknown enum value maps to `UNKNOWN`).
     pub async fn check(&self, timeout: Duration) -> Result<ServingStatus> {
         let req = CheckRequest::new();
-        let call = self.health.check(ttrpc::context::with_duration(timeout), &req);
+        let call = self
+            .health
+            .check(ttrpc::context::with_duration(timeout), &req);
         let resp = with_deadline(CHECK, timeout, call).await?;
         Ok(resp.status.enum_value_or(ServingStatus::UNKNOWN))
     }

@@ -93,12 +93,7 @@ pub(crate) async fn dial(addr: &AgentAddress, opts: &DialOptions) -> Result<Agen
     }
 }
 
-fn timed_out(
-    addr: &AgentAddress,
-    opts: &DialOptions,
-    attempts: u32,
-    last: Option<Error>,
-) -> Error {
+fn timed_out(addr: &AgentAddress, opts: &DialOptions, attempts: u32, last: Option<Error>) -> Error {
     Error::Timeout {
         addr: addr.to_string(),
         timeout: opts.timeout,

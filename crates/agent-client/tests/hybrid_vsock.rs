@@ -72,17 +72,19 @@ enum Device {
 /// Serves the hybrid vsock protocol on `uds` until the task is aborted.
 fn start_device(uds: &Path, guest: Option<PathBuf>, mode: Device) -> JoinHandle<()> {
     let listener = UnixListener::bind(uds).expect("bind device socket");
-    tokio::spawn(async move {
-        loop {
-            let Ok((conn, _)) = listener.accept().await else {
-                return;
-            };
-            let guest = guest.clone();
-            tokio::spawn(async move {
-                serve_device_conn(conn, guest, mode).await;
-            });
-        }
-    })
+    tokio::spawn(run_device(listener, guest, mode))
+}
+
+async fn run_device(listener: UnixListener, guest: Option<PathBuf>, mode: Device) {
+    loop {
+        let Ok((conn, _)) = listener.accept().await else {
+            return;
+        };
+        let guest = guest.clone();
+        tokio::spawn(async move {
+            serve_device_conn(conn, guest, mode).await;
+        });
+    }
 }
 
 async fn serve_device_conn(conn: UnixStream, guest: Option<PathBuf>, mode: Device) {
@@ -91,7 +93,11 @@ async fn serve_device_conn(conn: UnixStream, guest: Option<PathBuf>, mode: Devic
     if conn.read_line(&mut line).await.is_err() {
         return;
     }
-    assert_eq!(line, format!("CONNECT {AGENT_PORT}\n"), "client request line");
+    assert_eq!(
+        line,
+        format!("CONNECT {AGENT_PORT}\n"),
+        "client request line"
+    );
     let mut conn = conn.into_inner();
     match mode {
         Device::Accept => {
@@ -109,7 +115,9 @@ async fn serve_device_conn(conn: UnixStream, guest: Option<PathBuf>, mode: Devic
             tokio::time::sleep(Duration::from_secs(30)).await;
         }
         Device::AcceptThenIgnore => {
-            let _ = conn.write_all(format!("OK {AGENT_PORT}\n").as_bytes()).await;
+            let _ = conn
+                .write_all(format!("OK {AGENT_PORT}\n").as_bytes())
+                .await;
             let _ = tokio::io::copy(&mut conn, &mut tokio::io::sink()).await;
         }
     }
@@ -153,7 +161,8 @@ async fn connect_retries_until_the_device_appears() {
     let uds2 = uds.clone();
     let late = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(300)).await;
-        start_device(&uds2, Some(guest_path), Device::Accept)
+        let listener = UnixListener::bind(&uds2).expect("bind device socket");
+        run_device(listener, Some(guest_path), Device::Accept).await;
     });
     let started = Instant::now();
     let client = AgentClient::connect(&hybrid(&uds), Duration::from_secs(5))
@@ -165,7 +174,7 @@ async fn connect_retries_until_the_device_appears() {
         ServingStatus::SERVING
     );
 
-    late.await.expect("device task").abort();
+    late.abort();
     guest.shutdown().await.expect("shutdown guest agent");
 }
 
@@ -280,8 +289,13 @@ async fn check_times_out_when_the_agent_never_answers() {
     assert!(
         matches!(
             err,
-            Error::RpcTimeout { method: "/grpc.Health/Check", .. }
-                | Error::Rpc { method: "/grpc.Health/Check", .. }
+            Error::RpcTimeout {
+                method: "/grpc.Health/Check",
+                ..
+            } | Error::Rpc {
+                method: "/grpc.Health/Check",
+                ..
+            }
         ),
         "{err}"
     );

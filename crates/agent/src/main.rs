@@ -1,1 +1,97 @@
-fn main() {}
+//! kata-agent: the guest side of a kata-rs sandbox.
+//!
+//! As PID 1 of the guest initramfs it mounts the basic file systems, loads kernel modules, enables
+//! cgroup controllers, then serves `grpc.AgentService` and `grpc.Health` over ttRPC on vsock port
+//! 1024 and powers the VM off after DestroySandbox. Outside a VM (tests) it runs as an ordinary
+//! process: set `KATA_AGENT_SERVER_ADDR=unix:///path` and it registers as child subreaper so that
+//! container processes are still its children.
+//!
+//! Everything that forks happens on one thread: PID 1 setup runs before the runtime exists, and the
+//! runtime is tokio's current-thread flavour without a blocking pool in use, so libcontainer's
+//! clone() never races another thread.
+
+mod config;
+mod container;
+mod error;
+mod guest;
+mod init;
+mod logging;
+mod paths;
+mod reaper;
+mod rpc;
+mod safe_path;
+mod sandbox;
+mod storage;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::Notify;
+
+/// Version reported by Health.Version and GetGuestDetails.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("--version") {
+        println!("kata-agent {VERSION} (agent API {})", "grpc.AgentService");
+        return ExitCode::SUCCESS;
+    }
+    let pid1 = nix::unistd::getpid().as_raw() == 1;
+    let early = if pid1 { init::setup_pid1() } else { Ok(Vec::new()) };
+
+    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    let (mut cfg, cfg_warnings) = config::AgentConfig::from_cmdline(if pid1 { &cmdline } else { "" });
+    cfg.apply_env(|k| std::env::var(k).ok());
+    logging::init(&cfg.log_level, pid1);
+    match &early {
+        Ok(warnings) => warnings.iter().chain(cfg_warnings.iter()).for_each(|w| tracing::warn!("{w}")),
+        Err(e) => tracing::error!(error = %e, "PID 1 setup failed"),
+    }
+
+    let result = run(cfg, pid1);
+    if let Err(e) = &result {
+        tracing::error!(error = ?e, "agent failed");
+    }
+    if pid1 {
+        init::power_off();
+    }
+    if result.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+fn run(cfg: config::AgentConfig, pid1: bool) -> anyhow::Result<()> {
+    if !pid1 {
+        // SAFETY: prctl with integer arguments only.
+        let rc = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+        if rc != 0 {
+            tracing::warn!("cannot become child subreaper: {}", std::io::Error::last_os_error());
+        }
+    }
+    if cfg.debug_console {
+        tracing::warn!(port = cfg.debug_console_vport, "debug console is not implemented; ignored");
+    }
+    if cfg.log_vport != 0 {
+        tracing::warn!(port = cfg.log_vport, "log vport is not implemented; logs go to the console");
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("building the tokio runtime")?;
+    runtime.block_on(async move {
+        let reaper = reaper::Reaper::new();
+        reaper.spawn().context("installing the SIGCHLD handler")?;
+        let no_pivot = init::root_is_initramfs();
+        tracing::info!(no_pivot, "containers use {}", if no_pivot { "MS_MOVE + chroot" } else { "pivot_root" });
+        let sandbox = Arc::new(sandbox::Sandbox::new(
+            sandbox::Layout::guest(),
+            reaper,
+            Arc::new(storage::SysMounter),
+            no_pivot,
+            Duration::from_secs(cfg.hotplug_timeout_secs),
+        ));
+        let shutdown = Arc::new(Notify::new());
+        let service = rpc::Service::new(sandbox, pid1, shutdown.clone());
+        rpc::serve(&cfg.server_addr, service, shutdown).await
+    })
+}

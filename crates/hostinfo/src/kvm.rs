@@ -38,6 +38,16 @@ impl KvmStatus {
     }
 }
 
+impl std::fmt::Display for KvmStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KvmStatus::Absent => f.write_str("absent"),
+            KvmStatus::Unusable { reason } => write!(f, "unusable: {reason}"),
+            KvmStatus::Usable { api_version } => write!(f, "usable (API version {api_version})"),
+        }
+    }
+}
+
 /// Opens `path` (normally `/dev/kvm`), checks the API version and creates (then drops) a VM.
 pub fn probe_kvm(path: &Path) -> KvmStatus {
     if !path.exists() {
@@ -102,6 +112,11 @@ mod tests {
         let status = probe_kvm(Path::new("/nonexistent/kvm"));
         assert_eq!(status, KvmStatus::Absent);
         assert!(!status.present());
+        assert_eq!(status.to_string(), "absent");
+        assert_eq!(
+            KvmStatus::Usable { api_version: 12 }.to_string(),
+            "usable (API version 12)"
+        );
     }
 
     #[test]

@@ -91,12 +91,13 @@ impl AgentChannel {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SharedFs {
     /// virtio-fs served by a virtiofsd listening on `socket`.
-    VirtioFs {
-        socket: PathBuf,
-        tag: String,
-    },
+    VirtioFs { socket: PathBuf, tag: String },
     /// 9p served by the hypervisor itself; `msize` is for the guest's mount options.
-    NineP { dir: PathBuf, tag: String, msize: u32 },
+    NineP {
+        dir: PathBuf,
+        tag: String,
+        msize: u32,
+    },
 }
 
 /// Disk image formats.

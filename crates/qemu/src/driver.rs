@@ -15,12 +15,13 @@ pub struct Qemu {
 impl Hypervisor for Qemu {
     async fn start(&self, spec: VmSpec) -> Result<Box<dyn Vm>, HypervisorError> {
         let id = spec.id.clone();
-        let vm = QemuVm::start_with(spec, self.timeouts)
-            .await
-            .map_err(|e| HypervisorError::Start {
-                id,
-                source: Box::new(e),
-            })?;
+        let vm =
+            QemuVm::start_with(spec, self.timeouts)
+                .await
+                .map_err(|e| HypervisorError::Start {
+                    id,
+                    source: Box::new(e),
+                })?;
         Ok(Box::new(vm))
     }
 }

@@ -5,6 +5,7 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
+use kata_hypervisor::{BlockDevice, DiskFormat, HotplugDevice};
 use kata_qemu::qmp::commands::{QueryHotpluggableCpus, QueryStatus};
 use kata_qemu::{QemuError, QemuVm};
 use support::*;
@@ -37,6 +38,30 @@ async fn boots_reports_running_and_quits_cleanly() {
     let booted = wait_console(&log, BOOT_MARKER, 90).await;
     let console = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(booted, "guest did not reach init; console:\n{console}");
+
+    // Hotplug a disk and take it out again (the guest must release it).
+    let disk_path = dir.path().join("disk.img");
+    std::fs::write(&disk_path, vec![0u8; 1 << 20]).expect("disk");
+    let disk = HotplugDevice::Block(BlockDevice {
+        id: "blk1".into(),
+        path: disk_path,
+        format: DiskFormat::Raw,
+        read_only: false,
+    });
+    vm.hotplug_device(&disk).await.expect("hotplug disk");
+    let blocks = vm
+        .qmp()
+        .execute_raw("query-block", None)
+        .await
+        .expect("query-block");
+    assert!(blocks.to_string().contains("blk1"), "{blocks}");
+    vm.unplug_device("blk1").await.expect("unplug disk");
+    let nodes = vm
+        .qmp()
+        .execute_raw("query-named-block-nodes", None)
+        .await
+        .expect("query-named-block-nodes");
+    assert!(!nodes.to_string().contains("\"blk1\""), "{nodes}");
 
     let exit = vm.stop().await.expect("stop");
     assert!(exit.code.is_some(), "quit should exit qemu, got {exit:?}");
@@ -72,9 +97,18 @@ async fn missing_kernel_is_named_and_nothing_runs() {
     let missing = dir.path().join("no-such-vmlinux");
     let spec = spec("boot3", dir.path(), &missing);
     let err = QemuVm::start(spec).await.expect_err("must fail");
-    assert!(matches!(err, QemuError::MissingFile { what: "kernel", .. }), "{err}");
-    assert!(err.to_string().contains(&*missing.to_string_lossy()), "{err}");
-    assert!(!dir.path().join("run").exists(), "run dir created for nothing");
+    assert!(
+        matches!(err, QemuError::MissingFile { what: "kernel", .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains(&*missing.to_string_lossy()),
+        "{err}"
+    );
+    assert!(
+        !dir.path().join("run").exists(),
+        "run dir created for nothing"
+    );
 }
 
 #[tokio::test]
@@ -92,6 +126,9 @@ async fn qemu_refusing_the_command_line_is_reported_with_its_stderr() {
     let err = QemuVm::start(spec).await.expect_err("must fail");
     let text = err.to_string();
     assert!(matches!(err, QemuError::EarlyExit { .. }), "{text}");
-    assert!(text.contains("qemu-system-x86_64") && text.contains("stderr:"), "{text}");
+    assert!(
+        text.contains("qemu-system-x86_64") && text.contains("stderr:"),
+        "{text}"
+    );
     assert!(!run.join(kata_qemu::QMP_SOCKET).exists());
 }

@@ -31,6 +31,8 @@ async fn hybrid_vsock_and_virtiofs_start_and_stop_with_qemu() {
     let (vsock_pid, fs_pid) = (vsock.pid().expect("pid"), fs.pid().expect("pid"));
 
     let mut spec = spec("vhu1", dir.path(), &kernel);
+    spec.machine_type = "q35".into();
+    spec.pci_bridges = 1;
     spec.agent_channel = Some(AgentChannel::HybridVsock {
         vhost_user_socket: vsock_cfg.vhost_user_socket.clone(),
         uds_path: vsock_cfg.uds_path.clone(),
@@ -44,7 +46,7 @@ async fn hybrid_vsock_and_virtiofs_start_and_stop_with_qemu() {
     let log = spec.console_log.clone().expect("console log");
 
     // QEMU connects to both vhost-user sockets while creating the devices: it would exit here
-    // if either daemon were missing or the memory backend were not shared.
+    // if either daemon were missing.
     let vm = QemuVm::start(spec).await.expect("start qemu");
     let status = vm.qmp().execute(&QueryStatus).await.expect("query-status");
     assert!(status.running);
@@ -71,7 +73,11 @@ async fn hybrid_vsock_and_virtiofs_start_and_stop_with_qemu() {
     for pid in [vsock_pid, fs_pid] {
         assert!(!pid_alive(pid), "daemon {pid} not reaped");
     }
-    for socket in [&vsock_cfg.vhost_user_socket, &vsock_cfg.uds_path, &fs_socket] {
+    for socket in [
+        &vsock_cfg.vhost_user_socket,
+        &vsock_cfg.uds_path,
+        &fs_socket,
+    ] {
         assert!(!socket.exists(), "{} left behind", socket.display());
     }
 }
@@ -92,6 +98,9 @@ async fn dropped_daemons_are_killed() {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(!pid_alive(pid), "vhost-device-vsock {pid} survived its handle");
+    assert!(
+        !pid_alive(pid),
+        "vhost-device-vsock {pid} survived its handle"
+    );
     assert!(!cfg.vhost_user_socket.exists() && !cfg.uds_path.exists());
 }

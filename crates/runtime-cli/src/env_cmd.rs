@@ -83,7 +83,7 @@ impl<'a> EnvReport<'a> {
             let flag = cpu.virt_flag.map(|f| f.as_str()).unwrap_or("none");
             out.push(format!("  virt_flag = {flag}"));
         }
-        out.push(format!("  kvm = {:?}", h.kvm));
+        out.push(format!("  kvm = {}", h.kvm));
         out.push(format!("  accelerator = {}", h.virt.accelerator.as_str()));
         out.push(format!("  accelerator_reason = {}", h.virt.reason));
         out.push(format!("  vhost_vsock = {}", h.vhost_vsock));

@@ -80,6 +80,9 @@ fn show_default_config_paths_lists_the_lookup_paths() {
 #[test]
 fn kata_env_json_reports_clamped_values_source_and_host() {
     let assets = Assets::new();
+    let mut text = std::fs::read_to_string(assets.config()).expect("read");
+    text.push_str("bogus_key = 1\n");
+    std::fs::write(assets.config(), text).expect("write");
     let out = kata_runtime(&["--config", &assets.config(), "kata-env", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
@@ -96,7 +99,12 @@ fn kata_env_json_reports_clamped_values_source_and_host() {
     let source = json["config"]["path"].as_str().expect("path");
     assert!(source.ends_with("configuration.toml"), "{source}");
     assert!(json["config"]["drop_ins"].is_array());
-    assert!(json["config"]["warnings"].is_array());
+    let unknown = json["config"]["unknown_keys"].as_array().expect("unknown_keys");
+    assert!(
+        unknown.iter().any(|k| k.as_str().is_some_and(|k| k.ends_with("runtime.bogus_key"))),
+        "{unknown:?}"
+    );
+    assert!(json["config"]["warnings"].as_array().is_some_and(|w| !w.is_empty()));
     assert_eq!(json["host"]["cpu_count"], serde_json::json!(host_cpus));
     assert_eq!(json["host"]["qemu"]["major"], 7);
     assert!(json["host"]["virt"]["reason"].is_string());

@@ -23,7 +23,12 @@ pub fn resolve_binary(
     configured: Option<&Path>,
     default: &Path,
 ) -> Result<PathBuf, DaemonError> {
-    resolve_with(name, configured, default, std::env::var_os("PATH").as_deref())
+    resolve_with(
+        name,
+        configured,
+        default,
+        std::env::var_os("PATH").as_deref(),
+    )
 }
 
 fn resolve_with(

@@ -6,7 +6,10 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
     #[error("{name} not found at {default} nor in $PATH")]
-    BinaryNotFound { name: &'static str, default: PathBuf },
+    BinaryNotFound {
+        name: &'static str,
+        default: PathBuf,
+    },
     #[error("configured {name} binary {path} does not exist")]
     ConfiguredBinaryMissing { name: &'static str, path: PathBuf },
     #[error("cannot remove stale socket {socket} before starting {binary}")]

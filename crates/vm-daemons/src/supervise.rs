@@ -271,7 +271,10 @@ mod tests {
     async fn sigkill_when_sigterm_is_ignored() {
         let dir = tempfile::tempdir().expect("tempdir");
         let sock = dir.path().join("d.sock");
-        let script = format!("trap '' TERM; touch {}; while :; do sleep 0.05; done", sock.display());
+        let script = format!(
+            "trap '' TERM; touch {}; while :; do sleep 0.05; done",
+            sock.display()
+        );
         let d = Daemon::start(
             Path::new("/bin/sh"),
             &sh(&script),
@@ -299,8 +302,14 @@ mod tests {
         .await
         .expect_err("must fail");
         let text = err.to_string();
-        assert!(text.contains("/bin/sh") && text.contains("d.sock"), "{text}");
-        assert!(text.contains("broken") && text.contains("exit code 2"), "{text}");
+        assert!(
+            text.contains("/bin/sh") && text.contains("d.sock"),
+            "{text}"
+        );
+        assert!(
+            text.contains("broken") && text.contains("exit code 2"),
+            "{text}"
+        );
     }
 
     #[tokio::test]

@@ -21,6 +21,10 @@ mod agent;
 mod hypervisor;
 mod runtime;
 
+pub use agent::{KERNEL_MODULES_SEPARATOR, KNOWN as AGENT_ANNOTATIONS};
+pub use hypervisor::{KNOWN as HYPERVISOR_ANNOTATIONS, MIN_ANNOTATION_MEMORY_MIB};
+pub use runtime::KNOWN as RUNTIME_ANNOTATIONS;
+
 use crate::error::AnnotationError;
 use crate::host::HostFacts;
 use crate::Config;
@@ -205,5 +209,3 @@ pub(crate) fn path_in_globs(canonical: &Path, globs: &[String], host: &HostFacts
     })
 }
 
-#[cfg(test)]
-mod tests;

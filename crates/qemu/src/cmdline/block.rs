@@ -98,7 +98,10 @@ mod tests {
                 "driver=qcow2,node-name=blk0,file=file-blk0,read-only=off"
             ]
         );
-        assert_eq!(values_of(&a, "-device"), ["virtio-blk-pci,drive=blk0,id=blk0"]);
+        assert_eq!(
+            values_of(&a, "-device"),
+            ["virtio-blk-pci,drive=blk0,id=blk0"]
+        );
     }
 
     #[test]

@@ -54,7 +54,10 @@ mod tests {
     fn explicit_model_wins() {
         let mut s = test_spec();
         s.cpu.model = Some("Skylake-Client".into());
-        assert_eq!(values_of(&args(&s).expect("args"), "-cpu"), ["Skylake-Client"]);
+        assert_eq!(
+            values_of(&args(&s).expect("args"), "-cpu"),
+            ["Skylake-Client"]
+        );
     }
 
     #[test]

@@ -8,8 +8,7 @@ use super::console;
 /// console log is captured and the parameters name no console.
 pub fn kernel_params(spec: &VmSpec) -> String {
     let mut params = spec.boot.kernel_params.trim().to_string();
-    if spec.console_log.is_some() && !params.split_whitespace().any(|p| p.starts_with("console="))
-    {
+    if spec.console_log.is_some() && !params.split_whitespace().any(|p| p.starts_with("console=")) {
         if !params.is_empty() {
             params.push(' ');
         }

@@ -20,7 +20,7 @@ use std::path::Path;
 
 use kata_hypervisor::VmSpec;
 
-pub use block::{blockdev_add_args, block_device_args};
+pub use block::{block_device_args, blockdev_add_args};
 pub use machine::root_bus;
 pub use net::net_device_args;
 

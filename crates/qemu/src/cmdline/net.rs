@@ -83,7 +83,12 @@ mod tests {
 
     #[test]
     fn bad_mac_is_refused() {
-        for mac in ["", "02:42:ac:11:00", "02:42:ac:11:00:zz", "02:42:ac:11:00:02,x=y"] {
+        for mac in [
+            "",
+            "02:42:ac:11:00",
+            "02:42:ac:11:00:zz",
+            "02:42:ac:11:00:02,x=y",
+        ] {
             assert!(net_device_args(&nic(mac)).is_err(), "{mac}");
         }
     }

@@ -7,7 +7,10 @@ use super::escape_path;
 pub(super) fn args(socket: &Path) -> Vec<String> {
     vec![
         "-chardev".into(),
-        format!("socket,id=qmp,path={},server=on,wait=off", escape_path(socket)),
+        format!(
+            "socket,id=qmp,path={},server=on,wait=off",
+            escape_path(socket)
+        ),
         "-mon".into(),
         "chardev=qmp,mode=control".into(),
     ]

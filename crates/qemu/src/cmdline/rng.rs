@@ -26,7 +26,10 @@ mod tests {
         let mut s = test_spec();
         s.entropy_source = Some("/dev/urandom".into());
         let a = args(&s);
-        assert_eq!(values_of(&a, "-object"), ["rng-random,id=rng0,filename=/dev/urandom"]);
+        assert_eq!(
+            values_of(&a, "-object"),
+            ["rng-random,id=rng0,filename=/dev/urandom"]
+        );
         assert_eq!(values_of(&a, "-device"), ["virtio-rng-pci,rng=rng0"]);
     }
 

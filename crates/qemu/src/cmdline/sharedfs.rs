@@ -41,7 +41,10 @@ mod tests {
             tag: "kataShared".into(),
         });
         let a = args(&s);
-        assert_eq!(values_of(&a, "-chardev"), ["socket,id=fs-chr,path=/run/p/vfs.sock"]);
+        assert_eq!(
+            values_of(&a, "-chardev"),
+            ["socket,id=fs-chr,path=/run/p/vfs.sock"]
+        );
         assert_eq!(
             values_of(&a, "-device"),
             ["vhost-user-fs-pci,chardev=fs-chr,tag=kataShared,queue-size=1024,id=fs0"]

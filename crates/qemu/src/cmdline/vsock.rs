@@ -10,7 +10,10 @@ pub(super) fn args(spec: &VmSpec) -> Vec<String> {
             vhost_user_socket, ..
         }) => vec![
             "-chardev".into(),
-            format!("socket,id=vsock-chr,path={}", escape_path(vhost_user_socket)),
+            format!(
+                "socket,id=vsock-chr,path={}",
+                escape_path(vhost_user_socket)
+            ),
             "-device".into(),
             "vhost-user-vsock-pci,chardev=vsock-chr,id=vsock0".into(),
         ],

@@ -280,11 +280,10 @@ async fn read_loop<R: AsyncRead + Unpin>(mut reader: BufReader<R>, inner: Arc<In
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::qmp::commands::{DeviceDel, Quit, QueryStatus};
+    use crate::qmp::commands::{DeviceDel, QueryStatus, Quit};
     use tokio::net::UnixListener;
 
-    const GREETING: &str =
-        r#"{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}}, "capabilities": []}}"#;
+    const GREETING: &str = r#"{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}}, "capabilities": []}}"#;
 
     /// A scripted QMP server: answers each request with `respond(name, id)`; `None` = no answer.
     async fn fake_server(
@@ -308,7 +307,11 @@ mod tests {
                 let id = req["id"].as_u64().unwrap_or_default();
                 seen.push(req);
                 for out in respond(&name, id) {
-                    if write.write_all(format!("{out}\n").as_bytes()).await.is_err() {
+                    if write
+                        .write_all(format!("{out}\n").as_bytes())
+                        .await
+                        .is_err()
+                    {
                         break;
                     }
                 }
@@ -348,7 +351,14 @@ mod tests {
         client.execute(&Quit).await.expect("quit");
         let seen = server.await.expect("server");
         let names: Vec<_> = seen.iter().map(|r| r["execute"].clone()).collect();
-        assert_eq!(names, [json!("qmp_capabilities"), json!("query-status"), json!("quit")]);
+        assert_eq!(
+            names,
+            [
+                json!("qmp_capabilities"),
+                json!("query-status"),
+                json!("quit")
+            ]
+        );
         assert!(seen[1].get("arguments").is_none());
     }
 
@@ -370,7 +380,10 @@ mod tests {
             .await
             .expect_err("must fail");
         let text = err.to_string();
-        assert!(text.contains("device_del") && text.contains("DeviceNotFound"), "{text}");
+        assert!(
+            text.contains("device_del") && text.contains("DeviceNotFound"),
+            "{text}"
+        );
     }
 
     #[tokio::test]

@@ -208,7 +208,9 @@ mod tests {
         };
         assert_eq!(
             arguments(&cmd).expect("args"),
-            Some(json!({"driver": "virtio-blk-pci", "id": "blk0", "bus": "pci-bridge-0", "drive": "blk0"}))
+            Some(
+                json!({"driver": "virtio-blk-pci", "id": "blk0", "bus": "pci-bridge-0", "drive": "blk0"})
+            )
         );
     }
 

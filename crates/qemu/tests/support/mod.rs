@@ -16,7 +16,9 @@ pub fn kernel() -> Option<PathBuf> {
     let candidates = [
         std::env::var_os("KATA_TEST_KERNEL").map(PathBuf::from),
         Some(workspace.join("build/image/vmlinux.container")),
-        Some(PathBuf::from("/usr/share/kata-containers/vmlinux.container")),
+        Some(PathBuf::from(
+            "/usr/share/kata-containers/vmlinux.container",
+        )),
     ];
     candidates.into_iter().flatten().find(|p| p.is_file())
 }
@@ -59,13 +61,9 @@ fn cpio_entry(out: &mut Vec<u8>, ino: u32, name: &str, mode: u32, rdev: (u32, u3
     }
     out.extend_from_slice(name.as_bytes());
     out.push(0);
-    while out.len() % 4 != 0 {
-        out.push(0);
-    }
+    out.resize(out.len().next_multiple_of(4), 0);
     out.extend_from_slice(data);
-    while out.len() % 4 != 0 {
-        out.push(0);
-    }
+    out.resize(out.len().next_multiple_of(4), 0);
 }
 
 /// Writes a newc initramfs: busybox, a /dev/console node, and an /init that prints

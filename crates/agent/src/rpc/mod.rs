@@ -1,0 +1,55 @@
+//! The ttRPC edge: listener, services, protocol conversion, error codes.
+
+mod agent;
+mod containers;
+pub mod convert;
+mod health;
+mod sandbox;
+pub mod status;
+
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+use crate::sandbox::Sandbox;
+
+/// State shared by the services.
+pub struct Service {
+    pub sandbox: Arc<Sandbox>,
+    /// Running as PID 1 of the guest.
+    pub pid1: bool,
+    shutdown: Arc<Notify>,
+}
+
+impl Service {
+    pub fn new(sandbox: Arc<Sandbox>, pid1: bool, shutdown: Arc<Notify>) -> Self {
+        Service { sandbox, pid1, shutdown }
+    }
+
+    /// Asks the main loop to stop (and power off as PID 1) once the current reply is sent.
+    fn request_shutdown(&self) {
+        self.shutdown.notify_one();
+    }
+}
+
+/// Binds `addr` (`vsock://-1:1024`, `unix:///path`) and serves until `shutdown` is notified.
+pub async fn serve(addr: &str, service: Service, shutdown: Arc<Notify>) -> anyhow::Result<()> {
+    let service = Arc::new(service);
+    let agent = kata_protocols::agent_ttrpc::create_agent_service(service);
+    let health = kata_protocols::health_ttrpc::create_health(Arc::new(health::HealthService));
+    if let Some(path) = addr.strip_prefix("unix://") {
+        let _ = std::fs::remove_file(path);
+    }
+    let mut server = ttrpc::r#async::Server::new()
+        .bind(addr)
+        .map_err(|e| anyhow::anyhow!("binding ttrpc listener {addr}: {e}"))?
+        .register_service(agent)
+        .register_service(health);
+    server.start().await.map_err(|e| anyhow::anyhow!("starting ttrpc server on {addr}: {e}"))?;
+    tracing::info!(%addr, "agent listening");
+    shutdown.notified().await;
+    // Let the DestroySandbox reply leave before the listener goes away.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let _ = server.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,47 @@
+//! The shim object containerd-shim drives: `delete`, waiting for exit, the task service.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use containerd_shim::api::DeleteResponse;
+use containerd_shim::asynchronous::{ExitSignal, Shim};
+use containerd_shim::publisher::RemotePublisher;
+use containerd_shim::{Config, Error, Flags, StartOpts};
+
+use crate::task::TaskService;
+
+pub struct KataShim {
+    id: String,
+    namespace: String,
+    exit: Arc<ExitSignal>,
+}
+
+#[async_trait]
+impl Shim for KataShim {
+    type T = TaskService;
+
+    async fn new(_runtime_id: &str, args: &Flags, _config: &mut Config) -> Self {
+        KataShim {
+            id: args.id.clone(),
+            namespace: args.namespace.clone(),
+            exit: Arc::new(ExitSignal::default()),
+        }
+    }
+
+    async fn start_shim(&mut self, _opts: StartOpts) -> Result<String, Error> {
+        // `start` is served in main() before the runtime exists (fork before async).
+        Err(Error::Unimplemented("start runs before the async runtime".into()))
+    }
+
+    async fn delete_shim(&mut self) -> Result<DeleteResponse, Error> {
+        Ok(crate::delete::delete(&self.id).await)
+    }
+
+    async fn wait(&mut self) {
+        self.exit.wait().await;
+    }
+
+    async fn create_task_service(&self, publisher: RemotePublisher) -> TaskService {
+        TaskService::new(publisher, self.namespace.clone(), self.exit.clone())
+    }
+}
