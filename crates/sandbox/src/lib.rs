@@ -7,6 +7,7 @@
 //! persisted cleanup list, so teardown (or `shim delete` after a crash) releases it all.
 
 pub mod agent;
+pub mod backend;
 pub mod error;
 pub mod guest_spec;
 pub mod host;

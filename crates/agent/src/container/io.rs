@@ -21,7 +21,9 @@ impl FdStream {
         let flags = fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL).map_err(|e| AgentError::errno("reading flags of", "stdio fd", e))?;
         let flags = OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK;
         fcntl(fd.as_raw_fd(), FcntlArg::F_SETFL(flags)).map_err(|e| AgentError::errno("setting flags of", "stdio fd", e))?;
-        let fd = AsyncFd::new(fd).map_err(|e| AgentError::io("polling", "stdio fd", e))?;
+        // SAFETY: `fd` is an OwnedFd moved into the AsyncFd, so it stays open and refers to the same
+        // file description until the AsyncFd is dropped.
+        let fd = unsafe { AsyncFd::register(fd) }.map_err(|e| AgentError::io("polling", "stdio fd", e.into()))?;
         Ok(FdStream { fd })
     }
 

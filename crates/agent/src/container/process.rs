@@ -54,8 +54,9 @@ impl Process {
     /// Waits for the exit code (128 + N for a signal).
     pub async fn wait(&self) -> i32 {
         let mut rx = self.exit.clone();
-        let code = match rx.wait_for(|c| c.is_some()).await {
-            Ok(v) => *v,
+        let waited = rx.wait_for(|c| c.is_some()).await.map(|v| *v);
+        let code = match waited {
+            Ok(v) => v,
             Err(_) => *rx.borrow(),
         };
         code.unwrap_or(255)

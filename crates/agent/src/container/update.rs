@@ -1,7 +1,5 @@
 //! UpdateContainer: apply new resource limits to the container's cgroup (v2 files).
 
-use std::path::Path;
-
 use oci_spec::runtime::LinuxResources;
 
 use crate::error::{AgentError, Result};

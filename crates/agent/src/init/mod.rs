@@ -18,8 +18,7 @@ mod power;
 
 use std::path::Path;
 
-pub use cgroups::{enable_controllers, CGROUP_ROOT};
-pub use modules::{load_listed, MODULES_LIST};
+pub use cgroups::CGROUP_ROOT;
 pub use power::power_off;
 
 use crate::error::Result;

@@ -3,7 +3,7 @@
 use nix::mount::MsFlags;
 
 /// Flags and file-system specific data of one option list.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MountOptions {
     pub flags: MsFlags,
     /// Options that are not flags, joined with commas (`size=64m,mode=1777`).

@@ -1,0 +1,24 @@
+//! Delete: a stopped exec or container (the sandbox's own container takes the VM with it).
+
+use containerd_shim::api::{DeleteRequest, DeleteResponse};
+use containerd_shim::TtrpcResult;
+
+use super::{process, TaskService};
+use crate::errors::to_ttrpc;
+use crate::events::timestamp;
+
+impl TaskService {
+    pub(super) async fn do_delete(&self, r: DeleteRequest) -> TtrpcResult<DeleteResponse> {
+        let deleted = self
+            .sandbox()?
+            .delete(process(&r.id, &r.exec_id))
+            .await
+            .map_err(to_ttrpc)?;
+        Ok(DeleteResponse {
+            pid: deleted.pid,
+            exit_status: deleted.exit.map(|e| e.code).unwrap_or_default(),
+            exited_at: deleted.exit.map(|e| timestamp(e.exited_at)).into(),
+            ..Default::default()
+        })
+    }
+}
