@@ -83,8 +83,12 @@ fn run(cfg: config::AgentConfig, pid1: bool) -> anyhow::Result<()> {
         reaper.spawn().context("installing the SIGCHLD handler")?;
         let no_pivot = init::root_is_initramfs();
         tracing::info!(no_pivot, "containers use {}", if no_pivot { "MS_MOVE + chroot" } else { "pivot_root" });
+        let layout = match std::env::var_os("KATA_AGENT_TEST_ROOT") {
+            Some(root) if !pid1 => sandbox::Layout::under(std::path::Path::new(&root)),
+            _ => sandbox::Layout::guest(),
+        };
         let sandbox = Arc::new(sandbox::Sandbox::new(
-            sandbox::Layout::guest(),
+            layout,
             reaper,
             Arc::new(storage::SysMounter),
             no_pivot,

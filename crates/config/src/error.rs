@@ -61,21 +61,40 @@ pub enum ConfigError {
     },
 
     /// Two keys contradict each other.
-    #[error("{}: key `{key}` = {value:?} conflicts with `{other_key}` = {other_value:?}: {reason}", .file.display())]
-    Conflict {
-        /// The configuration file.
-        file: PathBuf,
-        /// The first key.
-        key: String,
-        /// Its value.
-        value: String,
-        /// The key it conflicts with.
-        other_key: String,
-        /// That key's value.
-        other_value: String,
-        /// Why they cannot be combined.
-        reason: String,
-    },
+    #[error("{0}")]
+    Conflict(Box<Conflict>),
+}
+
+/// Details of [`ConfigError::Conflict`].
+#[derive(Debug)]
+pub struct Conflict {
+    /// The configuration file.
+    pub file: PathBuf,
+    /// The first key.
+    pub key: String,
+    /// Its value.
+    pub value: String,
+    /// The key it conflicts with.
+    pub other_key: String,
+    /// That key's value.
+    pub other_value: String,
+    /// Why they cannot be combined.
+    pub reason: String,
+}
+
+impl std::fmt::Display for Conflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: key `{}` = {:?} conflicts with `{}` = {:?}: {}",
+            self.file.display(),
+            self.key,
+            self.value,
+            self.other_key,
+            self.other_value,
+            self.reason
+        )
+    }
 }
 
 fn display_paths(paths: &[PathBuf]) -> String {
@@ -107,14 +126,14 @@ impl ConfigError {
         (other_key, other_value): (&str, &dyn ToString),
         reason: impl Into<String>,
     ) -> Self {
-        ConfigError::Conflict {
+        ConfigError::Conflict(Box::new(Conflict {
             file: file.to_path_buf(),
             key: key.to_string(),
             value: value.to_string(),
             other_key: other_key.to_string(),
             other_value: other_value.to_string(),
             reason: reason.into(),
-        }
+        }))
     }
 }
 

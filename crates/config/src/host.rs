@@ -70,9 +70,10 @@ impl HostFacts {
     pub fn file_size(&self, path: &Path) -> io::Result<u64> {
         match &self.files {
             None => std::fs::metadata(path).map(|m| m.len()),
-            Some(files) => files.get(path).copied().ok_or_else(|| {
-                io::Error::new(io::ErrorKind::NotFound, "no such file (fake host)")
-            }),
+            Some(files) => files
+                .get(path)
+                .copied()
+                .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such file (fake host)")),
         }
     }
 }

@@ -122,7 +122,8 @@ impl KernelParams {
         if !boots_systemd {
             return out;
         }
-        out.0.push(KernelParam::new("init", "/usr/lib/systemd/systemd"));
+        out.0
+            .push(KernelParam::new("init", "/usr/lib/systemd/systemd"));
         out.0
             .push(KernelParam::new("systemd.unit", SYSTEMD_UNIT_NAME));
         for unit in ["systemd-networkd.service", "systemd-networkd.socket"] {
@@ -212,7 +213,10 @@ mod tests {
         let user =
             KernelParams::parse("systemd.mask=b.service systemd.mask=a.service").expect("parse");
         let m = base.merge(&user);
-        assert_eq!(m.to_string(), "systemd.mask=a.service systemd.mask=b.service");
+        assert_eq!(
+            m.to_string(),
+            "systemd.mask=a.service systemd.mask=b.service"
+        );
     }
 
     #[test]

@@ -12,8 +12,14 @@ use std::path::{Path, PathBuf};
 
 /// Tables Kata 2.x no longer reads.
 const DROPPED_SECTIONS: &[(&str, &str)] = &[
-    ("proxy", "kata 2.x has no proxy (the shim talks to the agent over vsock)"),
-    ("shim", "kata 2.x has no per-container shim (containerd-shim-kata-v2 replaces it)"),
+    (
+        "proxy",
+        "kata 2.x has no proxy (the shim talks to the agent over vsock)",
+    ),
+    (
+        "shim",
+        "kata 2.x has no per-container shim (containerd-shim-kata-v2 replaces it)",
+    ),
     ("netmon", "kata 2.x dropped the network monitor"),
 ];
 
@@ -68,7 +74,9 @@ impl Origins {
 
     /// The file that set `key` (the main file when no file set it).
     pub(crate) fn file(&self, key: &str) -> &Path {
-        self.keys.get(key).map_or(self.main.as_path(), |p| p.as_path())
+        self.keys
+            .get(key)
+            .map_or(self.main.as_path(), |p| p.as_path())
     }
 
     /// The main file.
@@ -140,10 +148,11 @@ fn finish(
     mut warnings: Vec<String>,
     host: &HostFacts,
 ) -> Result<LoadedConfig, ConfigError> {
-    let raw = RawConfig::deserialize(toml::Value::Table(merged)).map_err(|e| ConfigError::Parse {
-        path: source.clone(),
-        source: Box::new(e),
-    })?;
+    let raw =
+        RawConfig::deserialize(toml::Value::Table(merged)).map_err(|e| ConfigError::Parse {
+            path: source.clone(),
+            source: Box::new(e),
+        })?;
     let config = resolve::resolve(raw, &origins, host, &mut warnings)?;
     warnings.extend(validate::check_rules(&config, &origins, host)?);
     Ok(LoadedConfig {
@@ -193,7 +202,10 @@ fn parse_file(
                     .join(", "),
                 _ => format!("[{section}]"),
             };
-            warnings.push(format!("{}: section {names} ignored: {why}", path.display()));
+            warnings.push(format!(
+                "{}: section {names} ignored: {why}",
+                path.display()
+            ));
         }
     }
     for (section, wanted) in [("hypervisor", "qemu"), ("agent", "kata")] {

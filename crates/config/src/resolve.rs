@@ -225,7 +225,11 @@ fn resolve_hypervisor(
                 o.file(&key("msize_9p")),
                 key("msize_9p"),
                 n,
-                format!("must be between {} and {}", d::MIN_MSIZE_9P, d::MAX_MSIZE_9P),
+                format!(
+                    "must be between {} and {}",
+                    d::MIN_MSIZE_9P,
+                    d::MAX_MSIZE_9P
+                ),
             ))
         }
     };
@@ -238,8 +242,14 @@ fn resolve_hypervisor(
         ));
     }
     for (k, v) in [
-        ("block_device_logical_sector_size", h.block_device_logical_sector_size),
-        ("block_device_physical_sector_size", h.block_device_physical_sector_size),
+        (
+            "block_device_logical_sector_size",
+            h.block_device_logical_sector_size,
+        ),
+        (
+            "block_device_physical_sector_size",
+            h.block_device_physical_sector_size,
+        ),
     ] {
         if v != 0 && (!v.is_power_of_two() || !(512..=65536).contains(&v)) {
             return Err(ConfigError::invalid(
@@ -263,8 +273,7 @@ fn resolve_hypervisor(
     let kernel = resolve_path(o, host, "kernel", &or_default(h.kernel, d::KERNEL_PATH))?;
     let image = optional_path(o, host, "image", &h.image)?;
     let initrd = optional_path(o, host, "initrd", &h.initrd)?;
-    let kernel_params =
-        KernelParams::defaults(image.is_some(), tracing).merge(&user_kernel_params);
+    let kernel_params = KernelParams::defaults(image.is_some(), tracing).merge(&user_kernel_params);
 
     Ok(HypervisorConfig {
         name: "qemu".to_string(),
@@ -282,20 +291,34 @@ fn resolve_hypervisor(
         kernel_params,
         user_kernel_params,
         kernel_verity_params: h.kernel_verity_params,
-        rootfs_type: one_of(o, "rootfs_type", h.rootfs_type, d::ROOTFS_TYPE, &["ext4", "xfs", "erofs"])?,
+        rootfs_type: one_of(
+            o,
+            "rootfs_type",
+            h.rootfs_type,
+            d::ROOTFS_TYPE,
+            &["ext4", "xfs", "erofs"],
+        )?,
         rootless: h.rootless,
         seccompsandbox: h.seccompsandbox,
         pflashes: h.pflashes,
         default_vcpus: clamp_vcpus(h.default_vcpus, host.cpus),
         default_maxvcpus: clamp_max_vcpus(h.default_maxvcpus, host.cpus, host.max_hypervisor_vcpus),
         default_memory: clamp_memory(h.default_memory),
-        memory_slots: if h.memory_slots == 0 { d::MEMORY_SLOTS } else { h.memory_slots },
+        memory_slots: if h.memory_slots == 0 {
+            d::MEMORY_SLOTS
+        } else {
+            h.memory_slots
+        },
         default_maxmemory: if h.default_maxmemory == 0 || h.default_maxmemory > host.memory_mib {
             host.memory_mib
         } else {
             h.default_maxmemory
         },
-        memory_offset: if h.memory_offset == 0 { d::MEMORY_OFFSET } else { h.memory_offset },
+        memory_offset: if h.memory_offset == 0 {
+            d::MEMORY_OFFSET
+        } else {
+            h.memory_offset
+        },
         enable_virtio_mem: h.enable_virtio_mem,
         enable_mem_prealloc: h.enable_mem_prealloc,
         reclaim_guest_freed_memory: h.reclaim_guest_freed_memory,
@@ -307,7 +330,13 @@ fn resolve_hypervisor(
         enable_guest_swap: h.enable_guest_swap,
         default_bridges: clamp_bridges(h.default_bridges),
         block_device_driver,
-        block_device_aio: one_of(o, "block_device_aio", h.block_device_aio, d::BLOCK_DEVICE_AIO, &["threads", "native", "io_uring"])?,
+        block_device_aio: one_of(
+            o,
+            "block_device_aio",
+            h.block_device_aio,
+            d::BLOCK_DEVICE_AIO,
+            &["threads", "native", "io_uring"],
+        )?,
         block_device_cache_set: h.block_device_cache_set,
         block_device_cache_direct: h.block_device_cache_direct,
         block_device_cache_noflush: h.block_device_cache_noflush,
@@ -323,8 +352,20 @@ fn resolve_hypervisor(
         enable_iommu: h.enable_iommu,
         enable_iommu_platform: h.enable_iommu_platform,
         hotplug_vfio_on_root_bus: h.hotplug_vfio_on_root_bus,
-        hot_plug_vfio: one_of(o, "hot_plug_vfio", h.hot_plug_vfio, d::VFIO_PORT, &vfio_ports)?,
-        cold_plug_vfio: one_of(o, "cold_plug_vfio", h.cold_plug_vfio, d::VFIO_PORT, &vfio_ports)?,
+        hot_plug_vfio: one_of(
+            o,
+            "hot_plug_vfio",
+            h.hot_plug_vfio,
+            d::VFIO_PORT,
+            &vfio_ports,
+        )?,
+        cold_plug_vfio: one_of(
+            o,
+            "cold_plug_vfio",
+            h.cold_plug_vfio,
+            d::VFIO_PORT,
+            &vfio_ports,
+        )?,
         pcie_root_port: h.pcie_root_port,
         pcie_switch_port: h.pcie_switch_port,
         disable_vhost_net: h.disable_vhost_net,
@@ -338,9 +379,19 @@ fn resolve_hypervisor(
         use_vsock: h.use_vsock,
         shared_fs,
         virtio_fs_daemon: or_default(h.virtio_fs_daemon, d::VIRTIO_FS_DAEMON),
-        virtio_fs_cache: one_of(o, "virtio_fs_cache", h.virtio_fs_cache, d::VIRTIO_FS_CACHE, &["never", "none", "metadata", "auto", "always"])?,
+        virtio_fs_cache: one_of(
+            o,
+            "virtio_fs_cache",
+            h.virtio_fs_cache,
+            d::VIRTIO_FS_CACHE,
+            &["never", "none", "metadata", "auto", "always"],
+        )?,
         virtio_fs_cache_size: h.virtio_fs_cache_size,
-        virtio_fs_queue_size: if h.virtio_fs_queue_size == 0 { d::VIRTIO_FS_QUEUE_SIZE } else { h.virtio_fs_queue_size },
+        virtio_fs_queue_size: if h.virtio_fs_queue_size == 0 {
+            d::VIRTIO_FS_QUEUE_SIZE
+        } else {
+            h.virtio_fs_queue_size
+        },
         virtio_fs_extra_args: h.virtio_fs_extra_args,
         msize_9p,
         enable_annotations: h.enable_annotations,
@@ -360,7 +411,11 @@ fn resolve_hypervisor(
         guest_hook_path: h.guest_hook_path,
         guest_memory_dump_path: h.guest_memory_dump_path,
         guest_memory_dump_paging: h.guest_memory_dump_paging,
-        hypervisor_loglevel: if h.hypervisor_loglevel == 0 { d::HYPERVISOR_LOGLEVEL } else { h.hypervisor_loglevel },
+        hypervisor_loglevel: if h.hypervisor_loglevel == 0 {
+            d::HYPERVISOR_LOGLEVEL
+        } else {
+            h.hypervisor_loglevel
+        },
         disable_selinux: h.disable_selinux,
         disable_guest_selinux: h.disable_guest_selinux,
         disable_seccomp: h.disable_seccomp,
@@ -380,12 +435,23 @@ fn resolve_hypervisor(
             snp_guest_policy: h.snp_guest_policy,
             measurement_algo: or_default(h.measurement_algo, d::MEASUREMENT_ALGO),
             tdx_quote_generation_service_socket_port: h.tdx_quote_generation_service_socket_port,
-            remote_hypervisor_socket: or_default(h.remote_hypervisor_socket, d::REMOTE_HYPERVISOR_SOCKET),
-            remote_hypervisor_timeout: if h.remote_hypervisor_timeout == 0 { d::REMOTE_HYPERVISOR_TIMEOUT } else { h.remote_hypervisor_timeout },
+            remote_hypervisor_socket: or_default(
+                h.remote_hypervisor_socket,
+                d::REMOTE_HYPERVISOR_SOCKET,
+            ),
+            remote_hypervisor_timeout: if h.remote_hypervisor_timeout == 0 {
+                d::REMOTE_HYPERVISOR_TIMEOUT
+            } else {
+                h.remote_hypervisor_timeout
+            },
             guest_extension_images: h
                 .guest_extension_images
                 .into_iter()
-                .map(|g| GuestExtensionImage { name: g.name, path: g.path, verity_params: g.verity_params })
+                .map(|g| GuestExtensionImage {
+                    name: g.name,
+                    path: g.path,
+                    verity_params: g.verity_params,
+                })
                 .collect(),
         },
     })
@@ -400,8 +466,16 @@ fn resolve_agent(a: RawAgent) -> AgentConfig {
         trace_type: a.trace_type,
         kernel_modules: a.kernel_modules,
         debug_console_enabled: a.debug_console_enabled,
-        dial_timeout: if a.dial_timeout == 0 { d::AGENT_DIAL_TIMEOUT } else { a.dial_timeout },
-        cdh_api_timeout: if a.cdh_api_timeout == 0 { d::AGENT_CDH_API_TIMEOUT } else { a.cdh_api_timeout },
+        dial_timeout: if a.dial_timeout == 0 {
+            d::AGENT_DIAL_TIMEOUT
+        } else {
+            a.dial_timeout
+        },
+        cdh_api_timeout: if a.cdh_api_timeout == 0 {
+            d::AGENT_CDH_API_TIMEOUT
+        } else {
+            a.cdh_api_timeout
+        },
         launch_process_timeout: a.launch_process_timeout,
         visible_cdi_devices: a.visible_cdi_devices,
         container_pipe_size: a.container_pipe_size,
@@ -429,14 +503,21 @@ fn runtime_one_of(
     ))
 }
 
-fn resolve_runtime(r: RawRuntime, img: RawImage, o: &Origins) -> Result<RuntimeConfig, ConfigError> {
+fn resolve_runtime(
+    r: RawRuntime,
+    img: RawImage,
+    o: &Origins,
+) -> Result<RuntimeConfig, ConfigError> {
     let model_name = or_default(r.internetworking_model, d::INTERNETWORKING_MODEL);
     let internetworking_model = InterNetworkingModel::from_name(&model_name).ok_or_else(|| {
         ConfigError::invalid(
             o.file("runtime.internetworking_model"),
             "runtime.internetworking_model",
             &model_name,
-            format!("supported models: {}", InterNetworkingModel::VALUES.join(", ")),
+            format!(
+                "supported models: {}",
+                InterNetworkingModel::VALUES.join(", ")
+            ),
         )
     })?;
     Ok(RuntimeConfig {
@@ -453,12 +534,28 @@ fn resolve_runtime(r: RawRuntime, img: RawImage, o: &Origins) -> Result<RuntimeC
         sandbox_bind_mounts: r.sandbox_bind_mounts,
         enable_vcpus_pinning: r.enable_vcpus_pinning,
         guest_selinux_label: r.guest_selinux_label,
-        vfio_mode: runtime_one_of(o, "vfio_mode", r.vfio_mode, d::VFIO_MODE, &["vfio", "guest-kernel"])?,
+        vfio_mode: runtime_one_of(
+            o,
+            "vfio_mode",
+            r.vfio_mode,
+            d::VFIO_MODE,
+            &["vfio", "guest-kernel"],
+        )?,
         disable_guest_empty_dir: r.disable_guest_empty_dir,
-        emptydir_mode: runtime_one_of(o, "emptydir_mode", r.emptydir_mode, d::EMPTYDIR_MODE, &["shared-fs", "block-encrypted", "block-plain"])?,
+        emptydir_mode: runtime_one_of(
+            o,
+            "emptydir_mode",
+            r.emptydir_mode,
+            d::EMPTYDIR_MODE,
+            &["shared-fs", "block-encrypted", "block-plain"],
+        )?,
         experimental: r.experimental,
         enable_pprof: r.enable_pprof,
-        create_container_timeout: if r.create_container_timeout == 0 { d::CREATE_CONTAINER_TIMEOUT } else { r.create_container_timeout },
+        create_container_timeout: if r.create_container_timeout == 0 {
+            d::CREATE_CONTAINER_TIMEOUT
+        } else {
+            r.create_container_timeout
+        },
         dan_conf: or_default(r.dan_conf, d::DAN_CONF),
         kubelet_root_dir: or_default(r.kubelet_root_dir, d::KUBELET_ROOT_DIR),
         pod_resource_api_sock: r.pod_resource_api_sock,

@@ -80,14 +80,21 @@ fn check_images(c: &Config, o: &Origins, host: &HostFacts) -> Result<Vec<String>
     ] {
         let Some(path) = path else { continue };
         let file = o.file(key);
-        let size = host.file_size(path).map_err(|source| ConfigError::BadPath {
-            file: file.to_path_buf(),
-            key: key.to_string(),
-            value: path.display().to_string(),
-            source,
-        })?;
+        let size = host
+            .file_size(path)
+            .map_err(|source| ConfigError::BadPath {
+                file: file.to_path_buf(),
+                key: key.to_string(),
+                value: path.display().to_string(),
+                source,
+            })?;
         if size == 0 {
-            return Err(ConfigError::invalid(file, key, path.display(), "file is empty"));
+            return Err(ConfigError::invalid(
+                file,
+                key,
+                path.display(),
+                "file is empty",
+            ));
         }
         let size_mib = size / MIB;
         if size > MIB && size_mib >= mem_mib {

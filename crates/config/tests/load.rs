@@ -26,12 +26,18 @@ fn kata_2x_fixture_loads_unchanged_without_unknown_keys() {
     assert_eq!(c.hypervisor.default_vcpus, 1);
     assert_eq!(c.hypervisor.default_maxvcpus, 4);
     assert_eq!(c.hypervisor.default_memory, 2048);
-    assert_eq!(c.hypervisor.block_device_driver, BlockDeviceDriver::VirtioScsi);
+    assert_eq!(
+        c.hypervisor.block_device_driver,
+        BlockDeviceDriver::VirtioScsi
+    );
     assert_eq!(c.hypervisor.shared_fs, SharedFs::VirtioFs);
     assert_eq!(c.hypervisor.cpu_features, "pmu=off");
     assert_eq!(c.agent.dial_timeout, 30);
     assert_eq!(c.agent.trace_mode, "dynamic");
-    assert_eq!(c.runtime.internetworking_model, InterNetworkingModel::TcFilter);
+    assert_eq!(
+        c.runtime.internetworking_model,
+        InterNetworkingModel::TcFilter
+    );
     assert!(c.runtime.disable_guest_seccomp);
     // An image boots systemd: the built-in systemd parameters are there.
     assert_eq!(
@@ -90,8 +96,14 @@ fn dropped_sections_and_unknown_keys_are_warnings() {
     assert!(w.contains("[proxy.kata]"), "{w}");
     assert!(w.contains("[shim.kata]"), "{w}");
     assert!(w.contains("[netmon]"), "{w}");
-    assert!(w.contains("unknown key `hypervisor.qemu.not_a_kata_key`"), "{w}");
-    assert!(w.contains("kata-1x-sections.toml"), "warnings name the file: {w}");
+    assert!(
+        w.contains("unknown key `hypervisor.qemu.not_a_kata_key`"),
+        "{w}"
+    );
+    assert!(
+        w.contains("kata-1x-sections.toml"),
+        "warnings name the file: {w}"
+    );
     assert_eq!(loaded.warnings.len(), 4, "{w}");
 }
 
@@ -102,15 +114,32 @@ fn drop_ins_apply_in_lexical_order_key_by_key() {
     std::fs::write(&main, qemu("default_memory = 1024\nmachine_type = \"pc\"")).expect("write");
     let d = dir.path().join("config.d");
     std::fs::create_dir(&d).expect("mkdir");
-    std::fs::write(d.join("20-b.toml"), "[hypervisor.qemu]\ndefault_memory = 3000\n").expect("w");
-    std::fs::write(d.join("10-a.toml"), "[hypervisor.qemu]\ndefault_memory = 1500\n[runtime]\nenable_debug = true\n").expect("w");
+    std::fs::write(
+        d.join("20-b.toml"),
+        "[hypervisor.qemu]\ndefault_memory = 3000\n",
+    )
+    .expect("w");
+    std::fs::write(
+        d.join("10-a.toml"),
+        "[hypervisor.qemu]\ndefault_memory = 1500\n[runtime]\nenable_debug = true\n",
+    )
+    .expect("w");
     std::fs::write(d.join(".hidden.toml"), "not toml at all [").expect("w");
     std::fs::create_dir(d.join("subdir")).expect("mkdir");
     let loaded = Config::load_file(&main, &host()).expect("load");
-    assert_eq!(loaded.config.hypervisor.default_memory, 3000, "20-b wins over 10-a");
-    assert_eq!(loaded.config.hypervisor.machine_type, "pc", "untouched key kept");
+    assert_eq!(
+        loaded.config.hypervisor.default_memory, 3000,
+        "20-b wins over 10-a"
+    );
+    assert_eq!(
+        loaded.config.hypervisor.machine_type, "pc",
+        "untouched key kept"
+    );
     assert!(loaded.config.runtime.enable_debug);
-    assert_eq!(loaded.drop_ins, vec![d.join("10-a.toml"), d.join("20-b.toml")]);
+    assert_eq!(
+        loaded.drop_ins,
+        vec![d.join("10-a.toml"), d.join("20-b.toml")]
+    );
     assert_eq!(loaded.source, main.canonicalize().expect("canon"));
 }
 
@@ -121,8 +150,11 @@ fn errors_in_drop_ins_name_the_drop_in() {
     std::fs::write(&main, qemu("")).expect("write");
     let d = dir.path().join("config.d");
     std::fs::create_dir(&d).expect("mkdir");
-    std::fs::write(d.join("50-bad.toml"), "[hypervisor.qemu]\nblock_device_driver = \"ide\"\n")
-        .expect("w");
+    std::fs::write(
+        d.join("50-bad.toml"),
+        "[hypervisor.qemu]\nblock_device_driver = \"ide\"\n",
+    )
+    .expect("w");
     let err = Config::load_file(&main, &host()).expect_err("bad driver");
     let msg = err.to_string();
     assert!(msg.contains("50-bad.toml"), "{msg}");
@@ -134,7 +166,12 @@ fn errors_in_drop_ins_name_the_drop_in() {
 fn type_errors_name_the_file_and_key() {
     let err = load(&qemu("default_memory = \"lots\"")).expect_err("type error");
     assert!(matches!(err, ConfigError::Parse { .. }));
-    let full = format!("{err}: {}", std::error::Error::source(&err).map(|s| s.to_string()).unwrap_or_default());
+    let full = format!(
+        "{err}: {}",
+        std::error::Error::source(&err)
+            .map(|s| s.to_string())
+            .unwrap_or_default()
+    );
     assert!(full.contains("/test/configuration.toml"), "{full}");
     assert!(full.contains("default_memory"), "{full}");
 }
@@ -159,13 +196,16 @@ fn lookup_prefers_explicit_then_env_then_defaults() {
         locate_config(None, Some(b.as_os_str()), &defaults).expect("env"),
         canon(&b)
     );
-    assert_eq!(locate_config(None, None, &defaults).expect("default"), canon(&c));
+    assert_eq!(
+        locate_config(None, None, &defaults).expect("default"),
+        canon(&c)
+    );
     // An explicit file that does not exist is an error, not a fallback.
     assert!(matches!(
         locate_config(Some(&missing), None, &defaults),
         Err(ConfigError::Read { .. })
     ));
-    let err = locate_config(None, None, &[missing.clone()]).expect_err("none");
+    let err = locate_config(None, None, std::slice::from_ref(&missing)).expect_err("none");
     assert!(err.to_string().contains("missing.toml"));
     assert_eq!(default_config_paths().len(), 2);
 }

@@ -33,7 +33,7 @@ pub fn apply_annotations(
     host: &HostFacts,
 ) -> Result<Vec<String>> {
     kata_config::annotations::apply_with(config, &kata_annotations(spec), host)
-        .map_err(Error::Annotation)
+        .map_err(|e| Error::Annotation(Box::new(e)))
 }
 
 #[cfg(test)]

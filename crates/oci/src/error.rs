@@ -64,7 +64,7 @@ pub enum Error {
     MissingRoot,
     /// An `io.katacontainers.*` annotation the configuration refused.
     #[error("cannot apply kata annotations to the sandbox configuration")]
-    Annotation(#[source] kata_config::AnnotationError),
+    Annotation(#[source] Box<kata_config::AnnotationError>),
     /// The spec has no `process`.
     #[error("oci spec has no process")]
     MissingProcess,

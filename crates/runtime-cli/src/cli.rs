@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 
 /// kata-runtime: inspect the configuration and the host of kata-rs.
 #[derive(Debug, Parser)]
-#[command(name = "kata-runtime", version, disable_version_flag = false)]
+#[command(name = "kata-runtime", version)]
 pub struct Cli {
     /// Configuration file to use instead of the default lookup paths.
     #[arg(long, global = true, value_name = "PATH")]

@@ -99,12 +99,18 @@ fn kata_env_json_reports_clamped_values_source_and_host() {
     let source = json["config"]["path"].as_str().expect("path");
     assert!(source.ends_with("configuration.toml"), "{source}");
     assert!(json["config"]["drop_ins"].is_array());
-    let unknown = json["config"]["unknown_keys"].as_array().expect("unknown_keys");
+    let unknown = json["config"]["unknown_keys"]
+        .as_array()
+        .expect("unknown_keys");
     assert!(
-        unknown.iter().any(|k| k.as_str().is_some_and(|k| k.ends_with("runtime.bogus_key"))),
+        unknown
+            .iter()
+            .any(|k| k.as_str().is_some_and(|k| k.ends_with("runtime.bogus_key"))),
         "{unknown:?}"
     );
-    assert!(json["config"]["warnings"].as_array().is_some_and(|w| !w.is_empty()));
+    assert!(json["config"]["warnings"]
+        .as_array()
+        .is_some_and(|w| !w.is_empty()));
     assert_eq!(json["host"]["cpu_count"], serde_json::json!(host_cpus));
     assert_eq!(json["host"]["qemu"]["major"], 7);
     assert!(json["host"]["virt"]["reason"].is_string());

@@ -77,7 +77,7 @@ mod tests {
         assert_eq!(oom_kills("low 0\n"), 0);
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn a_new_oom_kill_is_reported_once() {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("memory.events"), "oom 0\noom_kill 0\n").expect("write");

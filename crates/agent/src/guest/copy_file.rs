@@ -32,13 +32,14 @@ pub fn copy_file(shared_root: &Path, req: &CopyFileRequest) -> Result<()> {
     if req.offset < 0 || req.file_size < 0 || req.offset.saturating_add(req.data.len() as i64) > req.file_size {
         return Err(AgentError::InvalidArgument(format!("chunk at {} exceeds file size {}", req.offset, req.file_size)));
     }
-    let parent_rel = rel.parent().unwrap_or(Path::new(""));
-    let parent = safe_path::create_dir_all_in_root(shared_root, parent_rel)?;
-    if req.dir_mode != 0 {
-        let _ = std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(req.dir_mode & 0o7777));
-    }
     let target = safe_path::resolve_in_root(shared_root, rel)?;
     safe_path::ensure_within(shared_root, &target)?;
+    let target_rel = target.strip_prefix(shared_root).unwrap_or(rel);
+    let parent_rel = target_rel.parent().unwrap_or(Path::new(""));
+    let parent = safe_path::create_dir_all_in_root(shared_root, parent_rel)?;
+    if req.dir_mode != 0 && !parent_rel.as_os_str().is_empty() {
+        let _ = std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(req.dir_mode & 0o7777));
+    }
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)

@@ -31,7 +31,7 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 pub fn setup_pid1() -> Result<Vec<String>> {
     let mut warnings = Vec::new();
     mounts::mount_all(Path::new("/"))?;
-    for err in modules::load_listed(Path::new(MODULES_LIST)) {
+    for err in modules::load_listed(Path::new(modules::MODULES_LIST)) {
         warnings.push(err.to_string());
     }
     if let Err(e) = cgroups::enable_controllers(Path::new(CGROUP_ROOT)) {

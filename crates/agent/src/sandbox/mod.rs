@@ -40,6 +40,17 @@ impl Layout {
         }
     }
 
+    /// Everything below `root` except cgroups and sysfs: for running the agent outside a VM
+    /// (integration tests), so that it never touches the host's /run.
+    pub fn under(root: &Path) -> Self {
+        Layout {
+            run_root: root.join("run-kata-containers"),
+            state_root: root.join("state"),
+            bundles: root.join("bundles"),
+            ..Layout::guest()
+        }
+    }
+
     /// The on-disk path of a guest path below [`paths::KATA_RUN`].
     pub fn run_path(&self, guest: &Path) -> Result<PathBuf> {
         crate::storage::confine_mount_point(&self.run_root, guest)

@@ -12,23 +12,75 @@ pub const MIN_ANNOTATION_MEMORY_MIB: u32 = 256;
 
 /// The hypervisor annotation suffixes this runtime understands.
 pub const KNOWN: &[&str] = &[
-    "path", "jailer_path", "kernel", "image", "initrd", "firmware", "firmware_volume",
-    "kernel_hash", "image_hash", "initrd_hash", "hypervisor_hash", "jailer_hash",
-    "firmware_hash", "firmware_volume_hash", "kernel_params", "kernel_verity_params",
-    "machine_type", "machine_accelerators", "cpu_features", "default_vcpus",
-    "default_max_vcpus", "default_memory", "memory_slots", "memory_offset",
-    "enable_virtio_mem", "enable_mem_prealloc", "reclaim_guest_freed_memory",
-    "enable_hugepages", "enable_swap", "file_mem_backend", "enable_iommu",
-    "enable_iommu_platform", "numa_mapping", "msize_9p", "shared_fs", "virtio_fs_daemon",
-    "virtio_fs_cache", "virtio_fs_cache_size", "virtio_fs_extra_args", "block_device_driver",
-    "block_device_aio", "disable_block_device_use", "enable_iothreads", "indep_iothreads",
-    "block_device_cache_set", "block_device_cache_direct", "block_device_cache_noflush",
-    "blk_logical_sector_size", "blk_physical_sector_size", "disable_vhost_net",
-    "enable_vhost_user_store", "vhost_user_store_path", "vhost_user_reconnect_timeout_sec",
-    "guest_hook_path", "disable_image_nvdimm", "use_vsock", "hotplug_vfio_on_root_bus",
-    "cold_plug_vfio", "hot_plug_vfio", "pcie_root_port", "pcie_switch_port",
-    "entropy_source", "use_legacy_serial", "default_gpus", "default_gpu_model",
-    "rx_rate_limiter_max_rate", "tx_rate_limiter_max_rate", "enable_guest_swap", "rootless",
+    "path",
+    "jailer_path",
+    "kernel",
+    "image",
+    "initrd",
+    "firmware",
+    "firmware_volume",
+    "kernel_hash",
+    "image_hash",
+    "initrd_hash",
+    "hypervisor_hash",
+    "jailer_hash",
+    "firmware_hash",
+    "firmware_volume_hash",
+    "kernel_params",
+    "kernel_verity_params",
+    "machine_type",
+    "machine_accelerators",
+    "cpu_features",
+    "default_vcpus",
+    "default_max_vcpus",
+    "default_memory",
+    "memory_slots",
+    "memory_offset",
+    "enable_virtio_mem",
+    "enable_mem_prealloc",
+    "reclaim_guest_freed_memory",
+    "enable_hugepages",
+    "enable_swap",
+    "file_mem_backend",
+    "enable_iommu",
+    "enable_iommu_platform",
+    "numa_mapping",
+    "msize_9p",
+    "shared_fs",
+    "virtio_fs_daemon",
+    "virtio_fs_cache",
+    "virtio_fs_cache_size",
+    "virtio_fs_extra_args",
+    "block_device_driver",
+    "block_device_aio",
+    "disable_block_device_use",
+    "enable_iothreads",
+    "indep_iothreads",
+    "block_device_cache_set",
+    "block_device_cache_direct",
+    "block_device_cache_noflush",
+    "blk_logical_sector_size",
+    "blk_physical_sector_size",
+    "disable_vhost_net",
+    "enable_vhost_user_store",
+    "vhost_user_store_path",
+    "vhost_user_reconnect_timeout_sec",
+    "guest_hook_path",
+    "disable_image_nvdimm",
+    "use_vsock",
+    "hotplug_vfio_on_root_bus",
+    "cold_plug_vfio",
+    "hot_plug_vfio",
+    "pcie_root_port",
+    "pcie_switch_port",
+    "entropy_source",
+    "use_legacy_serial",
+    "default_gpus",
+    "default_gpu_model",
+    "rx_rate_limiter_max_rate",
+    "tx_rate_limiter_max_rate",
+    "enable_guest_swap",
+    "rootless",
     "cc_init_data",
 ];
 
@@ -60,12 +112,18 @@ pub(super) fn apply_one(
             h.firmware_volume =
                 Some(a.allowed_path(&h.valid_firmware_paths, "valid_firmware_paths")?);
         }
-        "kernel_hash" | "image_hash" | "initrd_hash" | "hypervisor_hash" | "jailer_hash"
-        | "firmware_hash" | "firmware_volume_hash" => {
+        "kernel_hash"
+        | "image_hash"
+        | "initrd_hash"
+        | "hypervisor_hash"
+        | "jailer_hash"
+        | "firmware_hash"
+        | "firmware_volume_hash" => {
             if v.len() != 128 || !v.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(a.invalid("expected a sha512 digest (128 hex digits)"));
             }
-            h.asset_hashes.insert(suffix.to_string(), v.to_ascii_lowercase());
+            h.asset_hashes
+                .insert(suffix.to_string(), v.to_ascii_lowercase());
         }
 
         // ---- machine
@@ -79,7 +137,9 @@ pub(super) fn apply_one(
         }
         "kernel_verity_params" => h.kernel_verity_params = v.to_string(),
         "machine_type" => set_if_not_empty(&mut h.machine_type, v),
-        "machine_accelerators" => set_if_not_empty(&mut h.machine_accelerators, &trim_accelerators(v)),
+        "machine_accelerators" => {
+            set_if_not_empty(&mut h.machine_accelerators, &trim_accelerators(v))
+        }
         "cpu_features" => set_if_not_empty(&mut h.cpu_features, v),
         "rootless" => h.rootless = a.bool()?,
 
@@ -148,9 +208,10 @@ pub(super) fn apply_one(
         "enable_iommu_platform" => h.enable_iommu_platform = a.bool()?,
         "numa_mapping" => {
             let map: Vec<String> = v.split(',').map(|s| s.trim().to_string()).collect();
-            if map.iter().any(|m| {
-                m.is_empty() || !m.bytes().all(|b| b.is_ascii_digit() || b == b'-')
-            }) {
+            if map
+                .iter()
+                .any(|m| m.is_empty() || !m.bytes().all(|b| b.is_ascii_digit() || b == b'-'))
+            {
                 return Err(a.invalid("expected comma-separated host node ranges like 0-1,2"));
             }
             h.numa_mapping = map;
@@ -172,7 +233,10 @@ pub(super) fn apply_one(
             })?;
         }
         "virtio_fs_daemon" => {
-            let p = a.allowed_path(&h.valid_virtio_fs_daemon_paths, "valid_virtio_fs_daemon_paths")?;
+            let p = a.allowed_path(
+                &h.valid_virtio_fs_daemon_paths,
+                "valid_virtio_fs_daemon_paths",
+            )?;
             h.virtio_fs_daemon = p.display().to_string();
         }
         "virtio_fs_cache" => {
@@ -207,7 +271,10 @@ pub(super) fn apply_one(
         "disable_image_nvdimm" => h.disable_image_nvdimm = a.bool()?,
         "enable_vhost_user_store" => h.enable_vhost_user_store = a.bool()?,
         "vhost_user_store_path" => {
-            let p = a.allowed_path(&h.valid_vhost_user_store_paths, "valid_vhost_user_store_paths")?;
+            let p = a.allowed_path(
+                &h.valid_vhost_user_store_paths,
+                "valid_vhost_user_store_paths",
+            )?;
             h.vhost_user_store_path = p.display().to_string();
         }
         "vhost_user_reconnect_timeout_sec" => {

@@ -78,12 +78,20 @@ pub fn apply_with(
         } else if let Some(suffix) = name.strip_prefix(RUNTIME_PREFIX) {
             runtime::apply_one(config, suffix, &Annotation { name, value, host })?;
         } else if name == ENABLE_VCPUS_PINNING {
-            runtime::apply_one(config, "enable_vcpus_pinning", &Annotation { name, value, host })?;
+            runtime::apply_one(
+                config,
+                "enable_vcpus_pinning",
+                &Annotation { name, value, host },
+            )?;
         } else if let Some(suffix) = name.strip_prefix(AGENT_PREFIX) {
             agent::apply_one(config, suffix, &Annotation { name, value, host })?;
         } else if name == ASSET_HASH_TYPE {
             if value != "sha512" {
-                return Err(AnnotationError::invalid(name, value, "only sha512 is supported"));
+                return Err(AnnotationError::invalid(
+                    name,
+                    value,
+                    "only sha512 is supported",
+                ));
             }
         } else if name.starts_with(CONFIG_PREFIX) {
             return Err(AnnotationError::Unknown { name: name.clone() });
@@ -169,14 +177,13 @@ impl Annotation<'_> {
         globs: &[String],
         list_key: &str,
     ) -> Result<PathBuf, AnnotationError> {
-        let canonical =
-            self.host
-                .resolve(Path::new(self.value))
-                .map_err(|source| AnnotationError::BadPath {
-                    name: self.name.to_string(),
-                    value: self.value.to_string(),
-                    source,
-                })?;
+        let canonical = self.host.resolve(Path::new(self.value)).map_err(|source| {
+            AnnotationError::BadPath {
+                name: self.name.to_string(),
+                value: self.value.to_string(),
+                source,
+            }
+        })?;
         if path_in_globs(&canonical, globs, self.host) {
             Ok(canonical)
         } else {
@@ -208,4 +215,3 @@ pub(crate) fn path_in_globs(canonical: &Path, globs: &[String], host: &HostFacts
         by_pattern || literal
     })
 }
-

@@ -1,0 +1,247 @@
+//! [`Agent`] over the ttRPC `grpc.AgentService` client of `kata-agent-client`.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use kata_agent_client::kata_protocols::agent as pb;
+use kata_agent_client::AgentClient;
+use oci_spec::runtime::{LinuxResources, Process};
+use ttrpc::context::{self, Context};
+
+use super::convert::{process_to_pb, resources_to_pb, spec_to_pb};
+use crate::agent::{Agent, AgentResult, ContainerRequest, SandboxRequest, Storage};
+use crate::error::{AgentError, ErrorKind};
+use crate::types::ContainerStats;
+
+/// Default deadline of short calls.
+const SHORT: Duration = Duration::from_secs(60);
+
+pub struct KataAgent {
+    client: AgentClient,
+}
+
+impl KataAgent {
+    pub fn new(client: AgentClient) -> Self {
+        Self { client }
+    }
+}
+
+fn short() -> Context {
+    context::with_duration(SHORT)
+}
+
+/// No deadline: long polls (wait, reads, OOM events).
+fn long() -> Context {
+    context::with_timeout(0)
+}
+
+fn err(e: ttrpc::Error) -> AgentError {
+    match e {
+        ttrpc::Error::RpcStatus(s) => {
+            let kind = match s.code() {
+                ttrpc::Code::NOT_FOUND => ErrorKind::NotFound,
+                ttrpc::Code::ALREADY_EXISTS => ErrorKind::AlreadyExists,
+                ttrpc::Code::INVALID_ARGUMENT => ErrorKind::InvalidArgument,
+                ttrpc::Code::FAILED_PRECONDITION => ErrorKind::FailedPrecondition,
+                ttrpc::Code::UNIMPLEMENTED => ErrorKind::Unimplemented,
+                ttrpc::Code::UNAVAILABLE => ErrorKind::Unavailable,
+                ttrpc::Code::DEADLINE_EXCEEDED => ErrorKind::DeadlineExceeded,
+                _ => ErrorKind::Internal,
+            };
+            AgentError::new(kind, s.message().to_owned())
+        }
+        other => AgentError::new(ErrorKind::Unavailable, other.to_string()),
+    }
+}
+
+fn storage_pb(s: &Storage) -> pb::Storage {
+    let mut out = pb::Storage::new();
+    out.driver = s.driver.clone();
+    out.driver_options = s.driver_options.clone();
+    out.source = s.source.clone();
+    out.fstype = s.fstype.clone();
+    out.options = s.options.clone();
+    out.mount_point = s.mount_point.clone();
+    out
+}
+
+#[async_trait]
+impl Agent for KataAgent {
+    async fn create_sandbox(&self, req: SandboxRequest) -> AgentResult<()> {
+        let mut r = pb::CreateSandboxRequest::new();
+        r.hostname = req.hostname;
+        r.dns = req.dns;
+        r.storages = req.storages.iter().map(storage_pb).collect();
+        r.sandbox_pidns = req.sandbox_pidns;
+        r.sandbox_id = req.sandbox_id;
+        r.guest_hook_path = req.guest_hook_path;
+        r.kernel_modules = req
+            .kernel_modules
+            .iter()
+            .map(|m| {
+                let mut parts = m.split_whitespace();
+                let mut km = pb::KernelModule::new();
+                km.name = parts.next().unwrap_or_default().to_owned();
+                km.parameters = parts.map(str::to_owned).collect();
+                km
+            })
+            .collect();
+        self.client.agent.create_sandbox(short(), &r).await.map_err(err)?;
+        Ok(())
+    }
+
+    async fn destroy_sandbox(&self) -> AgentResult<()> {
+        let r = pb::DestroySandboxRequest::new();
+        self.client.agent.destroy_sandbox(short(), &r).await.map_err(err)?;
+        Ok(())
+    }
+
+    async fn create_container(&self, req: ContainerRequest) -> AgentResult<()> {
+        let mut r = pb::CreateContainerRequest::new();
+        r.container_id = req.container_id;
+        r.exec_id = req.exec_id;
+        r.storages = req.storages.iter().map(storage_pb).collect();
+        r.OCI = Some(spec_to_pb(&req.spec)).into();
+        self.client.agent.create_container(short(), &r).await.map_err(err)?;
+        Ok(())
+    }
+
+    async fn start_container(&self, container_id: &str) -> AgentResult<()> {
+        let mut r = pb::StartContainerRequest::new();
+        r.container_id = container_id.to_owned();
+        self.client.agent.start_container(short(), &r).await.map_err(err)?;
+        Ok(())
+    }
+
+    async fn remove_container(&self, container_id: &str, timeout_secs: u32) -> AgentResult<()> {
+        let mut r = pb::RemoveContainerRequest::new();
+        r.container_id = container_id.to_owned();
+        r.timeout = timeout_secs;
+        let ctx = context::with_duration(SHORT + Duration::from_secs(u64::from(timeout_secs)));
+        self.client.agent.remove_container(ctx, &r).await.map_err(err)?;
+        Ok(())
+    }
+
+    async fn exec_process(&self, cid: &str, eid: &str, process: Process) -> AgentResult<()> {
+        let mut r = pb::ExecProcessRequest::new();
+        r.container_id = cid.to_owned();
+        r.exec_id = eid.to_owned();
+        r.process = Some(process_to_pb(&process)).into();
+        self.client.agent.exec_process(short(), &r).await.map_err(err)?;
+        Ok(())
+    }
+
+    async fn signal_process(&self, cid: &str, eid: &str, signal: u32) -> AgentResult<()> {
+        let mut r = pb::SignalProcessRequest::new();
+        r.container_id = cid.to_owned();
+        r.exec_id = eid.to_owned();
+        r.signal = signal;
+        self.client.agent.signal_process(short(), &r).await.map_err(err)?;
+        Ok(())
+    }
+
+    async fn wait_process(&self, cid: &str, eid: &str) -> AgentResult<i32> {
+        let mut r = pb::WaitProcessRequest::new();
+        r.container_id = cid.to_owned();
+        r.exec_id = eid.to_owned();
+        let resp = self.client.agent.wait_process(long(), &r).await.map_err(err)?;
+        Ok(resp.status)
+    }
+
+    async fn write_stdin(&self, cid: &str, eid: &str, data: &[u8]) -> AgentResult<usize> {
+        let mut r = pb::WriteStreamRequest::new();
+        r.container_id = cid.to_owned();
+        r.exec_id = eid.to_owned();
+        r.data = data.to_vec();
+        let resp = self.client.agent.write_stdin(short(), &r).await.map_err(err)?;
+        Ok(resp.len as usize)
+    }
+
+    async fn close_stdin(&self, cid: &str, eid: &str) -> AgentResult<()> {
+        let mut r = pb::CloseStdinRequest::new();
+        r.container_id = cid.to_owned();
+        r.exec_id = eid.to_owned();
+        self.client.agent.close_stdin(short(), &r).await.map_err(err)?;
+        Ok(())
+    }
+
+    async fn read_stdout(&self, cid: &str, eid: &str, len: u32) -> AgentResult<Vec<u8>> {
+        let mut r = pb::ReadStreamRequest::new();
+        r.container_id = cid.to_owned();
+        r.exec_id = eid.to_owned();
+        r.len = len;
+        let resp = self.client.agent.read_stdout(long(), &r).await.map_err(err)?;
+        Ok(resp.data)
+    }
+
+    async fn read_stderr(&self, cid: &str, eid: &str, len: u32) -> AgentResult<Vec<u8>> {
+        let mut r = pb::ReadStreamRequest::new();
+        r.container_id = cid.to_owned();
+        r.exec_id = eid.to_owned();
+        r.len = len;
+        let resp = self.client.agent.read_stderr(long(), &r).await.map_err(err)?;
+        Ok(resp.data)
+    }
+
+    async fn tty_win_resize(&self, cid: &str, eid: &str, rows: u32, cols: u32) -> AgentResult<()> {
+        let mut r = pb::TtyWinResizeRequest::new();
+        r.container_id = cid.to_owned();
+        r.exec_id = eid.to_owned();
+        r.row = rows;
+        r.column = cols;
+        self.client.agent.tty_win_resize(short(), &r).await.map_err(err)?;
+        Ok(())
+    }
+
+    async fn stats_container(&self, cid: &str) -> AgentResult<ContainerStats> {
+        let mut r = pb::StatsContainerRequest::new();
+        r.container_id = cid.to_owned();
+        let resp = self.client.agent.stats_container(short(), &r).await.map_err(err)?;
+        let mut out = ContainerStats::default();
+        if let Some(cg) = resp.cgroup_stats.as_ref() {
+            if let Some(cpu) = cg.cpu_stats.as_ref().and_then(|c| c.cpu_usage.as_ref()) {
+                out.cpu_total_ns = cpu.total_usage;
+                out.cpu_user_ns = cpu.usage_in_usermode;
+                out.cpu_kernel_ns = cpu.usage_in_kernelmode;
+            }
+            if let Some(mem) = cg.memory_stats.as_ref().and_then(|m| m.usage.as_ref()) {
+                out.memory_usage = mem.usage;
+                out.memory_max_usage = mem.max_usage;
+                out.memory_limit = mem.limit;
+            }
+            if let Some(p) = cg.pids_stats.as_ref() {
+                out.pids_current = p.current;
+                out.pids_limit = p.limit;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn pause_container(&self, cid: &str) -> AgentResult<()> {
+        let mut r = pb::PauseContainerRequest::new();
+        r.container_id = cid.to_owned();
+        self.client.agent.pause_container(short(), &r).await.map_err(err)?;
+        Ok(())
+    }
+
+    async fn resume_container(&self, cid: &str) -> AgentResult<()> {
+        let mut r = pb::ResumeContainerRequest::new();
+        r.container_id = cid.to_owned();
+        self.client.agent.resume_container(short(), &r).await.map_err(err)?;
+        Ok(())
+    }
+
+    async fn update_container(&self, cid: &str, resources: LinuxResources) -> AgentResult<()> {
+        let mut r = pb::UpdateContainerRequest::new();
+        r.container_id = cid.to_owned();
+        r.resources = Some(resources_to_pb(&resources)).into();
+        self.client.agent.update_container(short(), &r).await.map_err(err)?;
+        Ok(())
+    }
+
+    async fn get_oom_event(&self) -> AgentResult<String> {
+        let r = pb::GetOOMEventRequest::new();
+        let resp = self.client.agent.get_oom_event(long(), &r).await.map_err(err)?;
+        Ok(resp.container_id)
+    }
+}

@@ -1,0 +1,199 @@
+//! [`VmLauncher`] with QEMU: vhost-device-vsock (hybrid vsock), virtiofsd for the shared
+//! directory, QEMU itself, then the agent connection (`CONNECT 1024`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use kata_agent_client::{AgentAddress, AgentClient};
+use kata_config::Config;
+use kata_hypervisor::{
+    Accelerator, AgentChannel, BootSpec, CpuSpec, MemorySpec, SharedFs, VmSpec,
+};
+use kata_qemu::QemuVm;
+use kata_vm_daemons::{VirtioFsConfig, VirtioFsDaemon, VsockConfig, VsockDaemon};
+use tokio::sync::Mutex;
+
+use super::agent::KataAgent;
+use crate::host::cleanup::CleanupStep;
+use crate::host::layout::SHARED_FS_TAG;
+use crate::vm::{LaunchPlan, Launched, VmControl, VmLauncher};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The agent's vsock port.
+pub const AGENT_PORT: u32 = 1024;
+/// Guest context id; each VM has its own vhost-device-vsock, so it never clashes.
+const GUEST_CID: u32 = 3;
+
+pub struct QemuLauncher {
+    config: Arc<Config>,
+}
+
+impl QemuLauncher {
+    pub fn new(config: Config) -> Self {
+        Self {
+            config: Arc::new(config),
+        }
+    }
+}
+
+/// KVM when the CPU has vmx/svm and /dev/kvm works, else TCG (with a warning).
+fn accelerator() -> Accelerator {
+    let host = kata_hostinfo::Host::system();
+    let flag = host.cpuinfo().ok().and_then(|c| c.virt_flag);
+    let support = kata_hostinfo::decide(flag, &host.kvm());
+    match support.accelerator {
+        kata_hostinfo::Accelerator::Kvm => Accelerator::Kvm,
+        kata_hostinfo::Accelerator::Tcg => {
+            tracing::warn!(reason = %support.reason, "no usable hardware virtualization: TCG");
+            Accelerator::tcg()
+        }
+    }
+}
+
+pub(super) fn vm_spec(config: &Config, plan: &LaunchPlan, vsock: &VsockConfig, fs_socket: &std::path::Path) -> VmSpec {
+    let h = &config.hypervisor;
+    let mut spec = VmSpec::minimal(
+        plan.sandbox_id.clone(),
+        h.path.clone(),
+        h.kernel.clone(),
+        plan.vm_dir.clone(),
+        accelerator(),
+    );
+    if !h.machine_type.is_empty() {
+        spec.machine_type = h.machine_type.clone();
+    }
+    let vcpus = h.default_vcpus.max(1);
+    // TODO(hotplug): max_vcpus/max memory from default_maxvcpus/default_maxmemory.
+    spec.cpu = CpuSpec {
+        vcpus,
+        max_vcpus: vcpus,
+        model: None,
+    };
+    let mem = h.default_memory.max(256);
+    spec.memory = MemorySpec {
+        size_mib: mem,
+        slots: 0,
+        max_mib: mem,
+        force_shared: true,
+    };
+    spec.boot = BootSpec {
+        kernel: h.kernel.clone(),
+        initrd: h.initrd.clone(),
+        image: h.image.clone(),
+        kernel_params: h.kernel_params.merge(&h.user_kernel_params).to_string(),
+    };
+    spec.console_log = Some(plan.vm_dir.join("console.log"));
+    spec.agent_channel = Some(AgentChannel::HybridVsock {
+        vhost_user_socket: vsock.vhost_user_socket.clone(),
+        uds_path: vsock.uds_path.clone(),
+        guest_cid: vsock.guest_cid,
+    });
+    spec.shared_fs = Some(SharedFs::VirtioFs {
+        socket: fs_socket.to_owned(),
+        tag: SHARED_FS_TAG.into(),
+    });
+    spec
+}
+
+fn record(cleanup: &mut Vec<CleanupStep>, name: &str, pid: Option<u32>) {
+    if let Some(pid) = pid {
+        cleanup.push(CleanupStep::kill_process(name, pid));
+    }
+}
+
+#[async_trait]
+impl VmLauncher for QemuLauncher {
+    async fn launch(
+        &self,
+        plan: &LaunchPlan,
+        cleanup: &mut Vec<CleanupStep>,
+    ) -> Result<Launched, BoxError> {
+        let vsock_cfg = VsockConfig::in_dir(&plan.vm_dir, GUEST_CID);
+        let vsock = VsockDaemon::start(vsock_cfg.clone()).await?;
+        record(cleanup, "vhost-device-vsock", vsock.pid());
+
+        let fs_socket = plan.vm_dir.join("virtiofsd.sock");
+        let mut fs_cfg = VirtioFsConfig::new(&fs_socket, &plan.shared_dir);
+        if !self.config.hypervisor.virtio_fs_daemon.is_empty() {
+            fs_cfg.binary = Some(self.config.hypervisor.virtio_fs_daemon.clone().into());
+        }
+        fs_cfg.extra_args = self.config.hypervisor.virtio_fs_extra_args.clone();
+        let virtiofsd = VirtioFsDaemon::start(fs_cfg).await?;
+        record(cleanup, "virtiofsd", virtiofsd.pid());
+
+        let spec = vm_spec(&self.config, plan, &vsock_cfg, &fs_socket);
+        let vm = QemuVm::start(spec).await?;
+        record(cleanup, "qemu", vm.pid());
+        let pid = vm.pid().unwrap_or(0);
+
+        let control = QemuControl {
+            vm,
+            pid,
+            daemons: Mutex::new((Some(vsock), Some(virtiofsd))),
+        };
+        let address = AgentAddress::HybridVsock {
+            uds_path: vsock_cfg.uds_path.clone(),
+            port: AGENT_PORT,
+        };
+        let timeout = Duration::from_secs(u64::from(self.config.agent.dial_timeout.max(30)));
+        let connected = tokio::select! {
+            c = AgentClient::connect(&address, timeout) => c,
+            exit = control.vm.exited() => {
+                let msg = format!("qemu exited while the agent was dialled: {exit:?}: {}", control.vm.stderr());
+                control.stop().await;
+                return Err(msg.into());
+            }
+        };
+        let client = match connected {
+            Ok(c) => c,
+            Err(e) => {
+                control.stop().await;
+                return Err(Box::new(e));
+            }
+        };
+        if let Err(e) = client.check(Duration::from_secs(10)).await {
+            control.stop().await;
+            return Err(Box::new(e));
+        }
+        Ok(Launched {
+            vm: Box::new(control),
+            agent: Arc::new(KataAgent::new(client)),
+        })
+    }
+}
+
+/// A running QEMU with its daemons.
+struct QemuControl {
+    vm: QemuVm,
+    pid: u32,
+    daemons: Mutex<(Option<VsockDaemon>, Option<VirtioFsDaemon>)>,
+}
+
+#[async_trait]
+impl VmControl for QemuControl {
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    async fn exited(&self) {
+        let _ = self.vm.exited().await;
+    }
+
+    async fn stop(&self) {
+        if let Err(e) = self.vm.stop().await {
+            tracing::warn!(error = %e, "cannot stop qemu");
+        }
+        let (vsock, fs) = {
+            let mut d = self.daemons.lock().await;
+            (d.0.take(), d.1.take())
+        };
+        if let Some(fs) = fs {
+            fs.stop().await;
+        }
+        if let Some(v) = vsock {
+            v.stop().await;
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! The real VM launcher and agent: configuration, QEMU, vhost-device-vsock, virtiofsd and the
+//! ttRPC agent client.
+
+mod agent;
+pub mod convert;
+mod launcher;
+
+use std::sync::Arc;
+
+use kata_config::{Config, HostFacts};
+use oci_spec::runtime::Spec;
+
+use crate::error::{Error, Result};
+use crate::task::SandboxOptions;
+use crate::vm::VmLauncher;
+
+pub use agent::KataAgent;
+pub use launcher::{QemuLauncher, AGENT_PORT};
+
+/// Loads the configuration, applies the spec's allowed `io.katacontainers.*` annotations and
+/// returns the launcher with the sandbox options.
+pub fn from_config(spec: &Spec) -> Result<(Arc<dyn VmLauncher>, SandboxOptions)> {
+    let host = HostFacts::detect();
+    let loaded = Config::load(None, &host).map_err(|e| Error::Config(Box::new(e)))?;
+    for w in &loaded.warnings {
+        tracing::warn!(config = %loaded.source.display(), "{w}");
+    }
+    let mut config = loaded.config;
+    if let Some(annotations) = spec.annotations() {
+        kata_config::annotations::apply_with(&mut config, annotations, &host)
+            .map_err(|e| Error::Config(Box::new(e)))?;
+    }
+    let options = SandboxOptions {
+        kernel_modules: config.agent.kernel_modules.clone(),
+        ..SandboxOptions::default()
+    };
+    Ok((Arc::new(QemuLauncher::new(config)), options))
+}
