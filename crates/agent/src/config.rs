@@ -4,8 +4,6 @@
 
 /// Default ttRPC address: any CID, port 1024.
 pub const DEFAULT_SERVER_ADDR: &str = "vsock://-1:1024";
-/// Default vsock port on which agent logs are exported (Kata's `agent.log_vport`).
-pub const DEFAULT_LOG_VPORT: u32 = 1025;
 /// Default vsock port of the debug console (Kata's `agent.debug_console_vport`).
 pub const DEFAULT_DEBUG_CONSOLE_VPORT: u32 = 1026;
 
@@ -58,7 +56,9 @@ impl AgentConfig {
                 ("agent.debug_console_vport", Some(v)) => {
                     parse_into(&mut cfg.debug_console_vport, key, v, &mut warnings)
                 }
-                ("agent.log_vport", Some(v)) => parse_into(&mut cfg.log_vport, key, v, &mut warnings),
+                ("agent.log_vport", Some(v)) => {
+                    parse_into(&mut cfg.log_vport, key, v, &mut warnings)
+                }
                 ("agent.hotplug_timeout", Some(v)) => {
                     parse_into(&mut cfg.hotplug_timeout_secs, key, v, &mut warnings)
                 }
@@ -86,7 +86,12 @@ fn parse_bool(v: &str) -> bool {
     matches!(v, "1" | "true" | "on" | "yes")
 }
 
-fn parse_into<T: std::str::FromStr>(slot: &mut T, key: &str, value: &str, warnings: &mut Vec<String>) {
+fn parse_into<T: std::str::FromStr>(
+    slot: &mut T,
+    key: &str,
+    value: &str,
+    warnings: &mut Vec<String>,
+) {
     match value.parse() {
         Ok(v) => *slot = v,
         Err(_) => warnings.push(format!("ignoring invalid value {value:?} for {key}")),

@@ -37,7 +37,7 @@ pub enum AgentError {
         id: String,
         what: &'static str,
         #[source]
-        source: libcontainer::error::LibcontainerError,
+        source: Box<libcontainer::error::LibcontainerError>,
     },
     /// A device did not show up in time.
     #[error("timed out waiting for {0}")]
@@ -50,7 +50,24 @@ pub enum AgentError {
 impl AgentError {
     /// An I/O error on `path` while doing `what`.
     pub fn io(what: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        AgentError::Io { what, path: path.into(), source }
+        AgentError::Io {
+            what,
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// libcontainer failed doing `what` for container `id`.
+    pub fn container(
+        id: &str,
+        what: &'static str,
+        source: libcontainer::error::LibcontainerError,
+    ) -> Self {
+        AgentError::Container {
+            id: id.to_string(),
+            what,
+            source: Box::new(source),
+        }
     }
 
     /// A nix errno error on `path` while doing `what`.

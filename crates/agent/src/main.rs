@@ -35,18 +35,26 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("--version") {
-        println!("kata-agent {VERSION} (agent API {})", "grpc.AgentService");
+        println!("kata-agent {VERSION} (grpc.AgentService, grpc.Health; seccomp)");
         return ExitCode::SUCCESS;
     }
     let pid1 = nix::unistd::getpid().as_raw() == 1;
-    let early = if pid1 { init::setup_pid1() } else { Ok(Vec::new()) };
+    let early = if pid1 {
+        init::setup_pid1()
+    } else {
+        Ok(Vec::new())
+    };
 
     let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
-    let (mut cfg, cfg_warnings) = config::AgentConfig::from_cmdline(if pid1 { &cmdline } else { "" });
+    let (mut cfg, cfg_warnings) =
+        config::AgentConfig::from_cmdline(if pid1 { &cmdline } else { "" });
     cfg.apply_env(|k| std::env::var(k).ok());
     logging::init(&cfg.log_level, pid1);
     match &early {
-        Ok(warnings) => warnings.iter().chain(cfg_warnings.iter()).for_each(|w| tracing::warn!("{w}")),
+        Ok(warnings) => warnings
+            .iter()
+            .chain(cfg_warnings.iter())
+            .for_each(|w| tracing::warn!("{w}")),
         Err(e) => tracing::error!(error = %e, "PID 1 setup failed"),
     }
 
@@ -57,7 +65,11 @@ fn main() -> ExitCode {
     if pid1 {
         init::power_off();
     }
-    if result.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if result.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 fn run(cfg: config::AgentConfig, pid1: bool) -> anyhow::Result<()> {
@@ -65,14 +77,23 @@ fn run(cfg: config::AgentConfig, pid1: bool) -> anyhow::Result<()> {
         // SAFETY: prctl with integer arguments only.
         let rc = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
         if rc != 0 {
-            tracing::warn!("cannot become child subreaper: {}", std::io::Error::last_os_error());
+            tracing::warn!(
+                "cannot become child subreaper: {}",
+                std::io::Error::last_os_error()
+            );
         }
     }
     if cfg.debug_console {
-        tracing::warn!(port = cfg.debug_console_vport, "debug console is not implemented; ignored");
+        tracing::warn!(
+            port = cfg.debug_console_vport,
+            "debug console is not implemented; ignored"
+        );
     }
     if cfg.log_vport != 0 {
-        tracing::warn!(port = cfg.log_vport, "log vport is not implemented; logs go to the console");
+        tracing::warn!(
+            port = cfg.log_vport,
+            "log vport is not implemented; logs go to the console"
+        );
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -82,7 +103,15 @@ fn run(cfg: config::AgentConfig, pid1: bool) -> anyhow::Result<()> {
         let reaper = reaper::Reaper::new();
         reaper.spawn().context("installing the SIGCHLD handler")?;
         let no_pivot = init::root_is_initramfs();
-        tracing::info!(no_pivot, "containers use {}", if no_pivot { "MS_MOVE + chroot" } else { "pivot_root" });
+        tracing::info!(
+            no_pivot,
+            "containers use {}",
+            if no_pivot {
+                "MS_MOVE + chroot"
+            } else {
+                "pivot_root"
+            }
+        );
         let layout = match std::env::var_os("KATA_AGENT_TEST_ROOT") {
             Some(root) if !pid1 => sandbox::Layout::under(std::path::Path::new(&root)),
             _ => sandbox::Layout::guest(),

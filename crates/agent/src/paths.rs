@@ -4,8 +4,6 @@
 pub const KATA_RUN: &str = "/run/kata-containers";
 /// Where the `kataShared` virtio-fs share is mounted; container rootfs are `<here>/<cid>/rootfs`.
 pub const SHARED_CONTAINERS: &str = "/run/kata-containers/shared/containers";
-/// Sandbox-private storage (ephemeral, local volumes, shm).
-pub const SANDBOX_DIR: &str = "/run/kata-containers/sandbox";
 /// libcontainer's state directory (one sub-directory per container).
 pub const CONTAINER_STATE: &str = "/run/kata-agent/containers";
 /// Bundles written by the agent (config.json, console sockets, exec process files).

@@ -39,7 +39,8 @@ pub fn resolve_in_root(root: &Path, unsafe_path: &Path) -> Result<PathBuf> {
                         root.display()
                     )));
                 }
-                let target = std::fs::read_link(&full).map_err(|e| AgentError::io("reading symlink", &full, e))?;
+                let target = std::fs::read_link(&full)
+                    .map_err(|e| AgentError::io("reading symlink", &full, e))?;
                 if target.is_absolute() {
                     resolved = PathBuf::new();
                 }
@@ -70,7 +71,10 @@ pub fn ensure_within(root: &Path, path: &Path) -> Result<()> {
     if clean && path.starts_with(root) {
         Ok(())
     } else {
-        Err(AgentError::PathEscape { path: path.to_path_buf(), root: root.to_path_buf() })
+        Err(AgentError::PathEscape {
+            path: path.to_path_buf(),
+            root: root.to_path_buf(),
+        })
     }
 }
 
@@ -78,7 +82,12 @@ pub fn ensure_within(root: &Path, path: &Path) -> Result<()> {
 pub fn create_dir_all_in_root(root: &Path, unsafe_path: &Path) -> Result<PathBuf> {
     let target = resolve_in_root(root, unsafe_path)?;
     // Create one level at a time, re-resolving so that a symlink planted meanwhile is caught.
-    let rel = target.strip_prefix(root).map_err(|_| AgentError::PathEscape { path: target.clone(), root: root.to_path_buf() })?;
+    let rel = target
+        .strip_prefix(root)
+        .map_err(|_| AgentError::PathEscape {
+            path: target.clone(),
+            root: root.to_path_buf(),
+        })?;
     let mut built = PathBuf::new();
     for c in rel.components() {
         built.push(c);
@@ -107,8 +116,14 @@ mod tests {
     #[test]
     fn plain_paths_stay_below_root() {
         let r = root();
-        assert_eq!(resolve_in_root(r.path(), Path::new("/etc/hosts")).expect("resolve"), r.path().join("etc/hosts"));
-        assert_eq!(resolve_in_root(r.path(), Path::new("a/./b")).expect("resolve"), r.path().join("a/b"));
+        assert_eq!(
+            resolve_in_root(r.path(), Path::new("/etc/hosts")).expect("resolve"),
+            r.path().join("etc/hosts")
+        );
+        assert_eq!(
+            resolve_in_root(r.path(), Path::new("a/./b")).expect("resolve"),
+            r.path().join("a/b")
+        );
     }
 
     #[test]
@@ -132,8 +147,14 @@ mod tests {
         let r = root();
         symlink("/", r.path().join("etc/rootlink")).expect("symlink");
         symlink("/etc", r.path().join("conf")).expect("symlink");
-        assert_eq!(resolve_in_root(r.path(), Path::new("/etc/rootlink/bin")).expect("resolve"), r.path().join("bin"));
-        assert_eq!(resolve_in_root(r.path(), Path::new("/conf/hosts")).expect("resolve"), r.path().join("etc/hosts"));
+        assert_eq!(
+            resolve_in_root(r.path(), Path::new("/etc/rootlink/bin")).expect("resolve"),
+            r.path().join("bin")
+        );
+        assert_eq!(
+            resolve_in_root(r.path(), Path::new("/conf/hosts")).expect("resolve"),
+            r.path().join("etc/hosts")
+        );
     }
 
     #[test]
@@ -141,15 +162,25 @@ mod tests {
         let r = root();
         symlink("b", r.path().join("a")).expect("symlink");
         symlink("a", r.path().join("b")).expect("symlink");
-        assert!(matches!(resolve_in_root(r.path(), Path::new("/a")), Err(AgentError::InvalidArgument(_))));
+        assert!(matches!(
+            resolve_in_root(r.path(), Path::new("/a")),
+            Err(AgentError::InvalidArgument(_))
+        ));
     }
 
     #[test]
     fn guard_fires_on_escaping_paths() {
         let root = Path::new("/run/kata-containers/shared/containers");
-        assert!(ensure_within(root, Path::new("/run/kata-containers/shared/containers/c1/rootfs/x")).is_ok());
+        assert!(ensure_within(
+            root,
+            Path::new("/run/kata-containers/shared/containers/c1/rootfs/x")
+        )
+        .is_ok());
         assert!(matches!(
-            ensure_within(root, Path::new("/run/kata-containers/shared/containers/../../../etc/passwd")),
+            ensure_within(
+                root,
+                Path::new("/run/kata-containers/shared/containers/../../../etc/passwd")
+            ),
             Err(AgentError::PathEscape { .. })
         ));
         assert!(ensure_within(root, Path::new("/etc/passwd")).is_err());
@@ -165,6 +196,9 @@ mod tests {
         let made = create_dir_all_in_root(r.path(), Path::new("/out/newdir")).expect("create");
         assert!(made.starts_with(r.path()));
         assert!(made.is_dir());
-        assert!(!outside.path().join("newdir").exists(), "escaped through the symlink");
+        assert!(
+            !outside.path().join("newdir").exists(),
+            "escaped through the symlink"
+        );
     }
 }

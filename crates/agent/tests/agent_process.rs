@@ -24,7 +24,10 @@ fn ctx() -> context::Context {
 }
 
 fn busybox() -> Option<PathBuf> {
-    ["/usr/bin/busybox", "/bin/busybox"].iter().map(PathBuf::from).find(|p| p.exists())
+    ["/usr/bin/busybox", "/bin/busybox"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
 }
 
 fn skip_reason() -> Option<String> {
@@ -48,6 +51,7 @@ impl Drop for Agent {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        remove_parent_cgroups();
     }
 }
 
@@ -61,7 +65,12 @@ fn spawn_agent() -> Agent {
         .env("KATA_AGENT_LOG_LEVEL", "debug")
         .spawn()
         .expect("spawn agent");
-    Agent { child, _dir: dir, root, sock }
+    Agent {
+        child,
+        _dir: dir,
+        root,
+        sock,
+    }
 }
 
 async fn connect(sock: &str) -> Client {
@@ -77,7 +86,11 @@ async fn connect(sock: &str) -> Client {
 
 /// busybox rootfs at <run root>/shared/containers/<cid>/rootfs.
 fn make_rootfs(agent: &Agent, cid: &str) -> PathBuf {
-    let rootfs = agent.root.join("run-kata-containers/shared/containers").join(cid).join("rootfs");
+    let rootfs = agent
+        .root
+        .join("run-kata-containers/shared/containers")
+        .join(cid)
+        .join("rootfs");
     for d in ["bin", "proc", "dev", "tmp", "etc"] {
         std::fs::create_dir_all(rootfs.join(d)).expect("mkdir");
     }
@@ -108,7 +121,23 @@ fn spec(cid: &str, args: &[&str]) -> oci::Spec {
     proc_mount.destination = "/proc".into();
     proc_mount.source = "proc".into();
     proc_mount.type_ = "proc".into();
-    s.Mounts = vec![proc_mount];
+    let mut dev = oci::Mount::new();
+    dev.destination = "/dev".into();
+    dev.source = "tmpfs".into();
+    dev.type_ = "tmpfs".into();
+    dev.options = vec!["nosuid".into(), "mode=755".into()];
+    let mut pts = oci::Mount::new();
+    pts.destination = "/dev/pts".into();
+    pts.source = "devpts".into();
+    pts.type_ = "devpts".into();
+    pts.options = vec![
+        "nosuid".into(),
+        "noexec".into(),
+        "newinstance".into(),
+        "ptmxmode=0666".into(),
+        "mode=0620".into(),
+    ];
+    s.Mounts = vec![proc_mount, dev, pts];
     let mut linux = oci::Linux::new();
     linux.Namespaces = ["pid", "mount", "ipc", "uts"]
         .iter()
@@ -130,7 +159,11 @@ async fn read_all(client: &AgentServiceClient, cid: &str, exec_id: &str, stderr:
         req.container_id = cid.into();
         req.exec_id = exec_id.into();
         req.len = 4096;
-        let r = if stderr { client.read_stderr(ctx(), &req).await } else { client.read_stdout(ctx(), &req).await };
+        let r = if stderr {
+            client.read_stderr(ctx(), &req).await
+        } else {
+            client.read_stdout(ctx(), &req).await
+        };
         match r {
             Ok(resp) => out.extend_from_slice(&resp.data),
             Err(_) => return out,
@@ -157,16 +190,25 @@ async fn create_and_start(client: &AgentServiceClient, cid: &str, args: &[&str])
     req.container_id = cid.into();
     req.exec_id = cid.into();
     req.OCI = Some(spec(cid, args)).into();
-    client.create_container(ctx(), &req).await.expect("create container");
+    client
+        .create_container(ctx(), &req)
+        .await
+        .expect("create container");
     let mut start = pb::StartContainerRequest::new();
     start.container_id = cid.into();
-    client.start_container(ctx(), &start).await.expect("start container");
+    client
+        .start_container(ctx(), &start)
+        .await
+        .expect("start container");
 }
 
 async fn remove(client: &AgentServiceClient, cid: &str) {
     let mut req = pb::RemoveContainerRequest::new();
     req.container_id = cid.into();
-    client.remove_container(ctx(), &req).await.expect("remove container");
+    client
+        .remove_container(ctx(), &req)
+        .await
+        .expect("remove container");
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -180,17 +222,34 @@ async fn container_lifecycle_through_the_agent() {
     let health = HealthClient::new(conn.clone());
     let client = AgentServiceClient::new(conn);
 
-    let check = health.check(ctx(), &health::CheckRequest::new()).await.expect("check");
-    assert_eq!(check.status.enum_value_or_default(), health::health_check_response::ServingStatus::SERVING);
+    let check = health
+        .check(ctx(), &health::CheckRequest::new())
+        .await
+        .expect("check");
+    assert_eq!(
+        check.status.enum_value_or_default(),
+        health::health_check_response::ServingStatus::SERVING
+    );
 
     let mut sb = pb::CreateSandboxRequest::new();
     sb.sandbox_id = "sb1".into();
-    client.create_sandbox(ctx(), &sb).await.expect("create sandbox");
+    client
+        .create_sandbox(ctx(), &sb)
+        .await
+        .expect("create sandbox");
 
     // Output, error output and exit code of the container's init.
     make_rootfs(&agent, "c1");
-    create_and_start(&client, "c1", &["sh", "-c", "echo out; echo err >&2; exit 7"]).await;
-    let (out, err) = tokio::join!(read_all(&client, "c1", "", false), read_all(&client, "c1", "", true));
+    create_and_start(
+        &client,
+        "c1",
+        &["sh", "-c", "echo out; echo err >&2; exit 7"],
+    )
+    .await;
+    let (out, err) = tokio::join!(
+        read_all(&client, "c1", "", false),
+        read_all(&client, "c1", "", true)
+    );
     assert_eq!(String::from_utf8_lossy(&out), "out\n");
     assert_eq!(String::from_utf8_lossy(&err), "err\n");
     assert_eq!(wait(&client, "c1", "").await, 7);
@@ -198,7 +257,16 @@ async fn container_lifecycle_through_the_agent() {
 
     // A long-running container: stdin round trip through exec, then SIGTERM to the init.
     make_rootfs(&agent, "c2");
-    create_and_start(&client, "c2", &["sh", "-c", "trap 'exit 3' TERM; while true; do sleep 0.1; done"]).await;
+    create_and_start(
+        &client,
+        "c2",
+        &[
+            "sh",
+            "-c",
+            "trap 'exit 3' TERM; while true; do sleep 0.1; done",
+        ],
+    )
+    .await;
     let mut exec = pb::ExecProcessRequest::new();
     exec.container_id = "c2".into();
     exec.exec_id = "e1".into();
@@ -208,11 +276,21 @@ async fn container_lifecycle_through_the_agent() {
     w.container_id = "c2".into();
     w.exec_id = "e1".into();
     w.data = b"ping\n".to_vec();
-    assert_eq!(client.write_stdin(ctx(), &w).await.expect("write stdin").len, 5);
+    assert_eq!(
+        client
+            .write_stdin(ctx(), &w)
+            .await
+            .expect("write stdin")
+            .len,
+        5
+    );
     let mut close = pb::CloseStdinRequest::new();
     close.container_id = "c2".into();
     close.exec_id = "e1".into();
-    client.close_stdin(ctx(), &close).await.expect("close stdin");
+    client
+        .close_stdin(ctx(), &close)
+        .await
+        .expect("close stdin");
     assert_eq!(read_all(&client, "c2", "e1", false).await, b"ping\n");
     assert_eq!(wait(&client, "c2", "e1").await, 0);
 
@@ -226,7 +304,9 @@ async fn container_lifecycle_through_the_agent() {
             client.signal_process(ctx(), &sig).await.expect("signal");
             let mut req = pb::WaitProcessRequest::new();
             req.container_id = "c2".into();
-            let r = tokio::time::timeout(Duration::from_millis(500), client.wait_process(ctx(), &req)).await;
+            let r =
+                tokio::time::timeout(Duration::from_millis(500), client.wait_process(ctx(), &req))
+                    .await;
             if let Ok(r) = r {
                 return r.expect("wait").status;
             }
@@ -238,8 +318,13 @@ async fn container_lifecycle_through_the_agent() {
 
     // A terminal process: the pty is resized before start, and the shell sees the new size.
     make_rootfs(&agent, "c3");
-    std::os::unix::fs::symlink("busybox", agent.root.join("run-kata-containers/shared/containers/c3/rootfs/bin/stty"))
-        .expect("symlink");
+    std::os::unix::fs::symlink(
+        "busybox",
+        agent
+            .root
+            .join("run-kata-containers/shared/containers/c3/rootfs/bin/stty"),
+    )
+    .expect("symlink");
     let mut req = pb::CreateContainerRequest::new();
     req.container_id = "c3".into();
     let mut tty_spec = spec("c3", &["stty", "size"]);
@@ -247,7 +332,10 @@ async fn container_lifecycle_through_the_agent() {
         p.Terminal = true;
     }
     req.OCI = Some(tty_spec).into();
-    client.create_container(ctx(), &req).await.expect("create terminal container");
+    client
+        .create_container(ctx(), &req)
+        .await
+        .expect("create terminal container");
     let mut resize = pb::TtyWinResizeRequest::new();
     resize.container_id = "c3".into();
     resize.row = 40;
@@ -255,7 +343,10 @@ async fn container_lifecycle_through_the_agent() {
     client.tty_win_resize(ctx(), &resize).await.expect("resize");
     let mut start = pb::StartContainerRequest::new();
     start.container_id = "c3".into();
-    client.start_container(ctx(), &start).await.expect("start terminal container");
+    client
+        .start_container(ctx(), &start)
+        .await
+        .expect("start terminal container");
     let out = read_all(&client, "c3", "", false).await;
     assert_eq!(String::from_utf8_lossy(&out).trim_end(), "40 120");
     assert_eq!(wait(&client, "c3", "").await, 0);
@@ -264,35 +355,66 @@ async fn container_lifecycle_through_the_agent() {
     // Error codes.
     let mut start = pb::StartContainerRequest::new();
     start.container_id = "nope".into();
-    assert_eq!(code_of(client.start_container(ctx(), &start).await.expect_err("unknown")), ttrpc::Code::NOT_FOUND);
+    assert_eq!(
+        code_of(
+            client
+                .start_container(ctx(), &start)
+                .await
+                .expect_err("unknown")
+        ),
+        ttrpc::Code::NOT_FOUND
+    );
     let mut bad = pb::CreateContainerRequest::new();
     bad.container_id = "../x".into();
     bad.OCI = Some(spec("x", &["true"])).into();
-    assert_eq!(code_of(client.create_container(ctx(), &bad).await.expect_err("bad id")), ttrpc::Code::INVALID_ARGUMENT);
-    let swap = client.add_swap(ctx(), &pb::AddSwapRequest::new()).await.expect_err("unimplemented");
+    assert_eq!(
+        code_of(
+            client
+                .create_container(ctx(), &bad)
+                .await
+                .expect_err("bad id")
+        ),
+        ttrpc::Code::INVALID_ARGUMENT
+    );
+    let swap = client
+        .add_swap(ctx(), &pb::AddSwapRequest::new())
+        .await
+        .expect_err("unimplemented");
     assert_eq!(code_of(swap), ttrpc::Code::UNIMPLEMENTED);
 
-    client.destroy_sandbox(ctx(), &pb::DestroySandboxRequest::new()).await.expect("destroy");
+    client
+        .destroy_sandbox(ctx(), &pb::DestroySandboxRequest::new())
+        .await
+        .expect("destroy");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         if let Some(status) = agent.child.try_wait().expect("try_wait") {
             assert!(status.success(), "agent exit {status:?}");
             break;
         }
-        assert!(Instant::now() < deadline, "agent did not exit after DestroySandbox");
+        assert!(
+            Instant::now() < deadline,
+            "agent did not exit after DestroySandbox"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    remove_parent_cgroups();
 }
 
 /// The per-container cgroups are removed by the agent; their parent is the test's to remove
 /// (cgroup v2, or every v1 hierarchy).
 fn remove_parent_cgroups() {
     let root = Path::new("/sys/fs/cgroup");
-    let _ = std::fs::remove_dir(root.join("kata-agent-test"));
+    let mut parents = vec![root.join("kata-agent-test")];
     if let Ok(entries) = std::fs::read_dir(root) {
-        for e in entries.flatten() {
-            let _ = std::fs::remove_dir(e.path().join("kata-agent-test"));
+        parents.extend(entries.flatten().map(|e| e.path().join("kata-agent-test")));
+    }
+    for parent in parents {
+        // Leftovers of a failed run first (a failing test never reaches RemoveContainer).
+        if let Ok(children) = std::fs::read_dir(&parent) {
+            for c in children.flatten().filter(|c| c.path().is_dir()) {
+                let _ = std::fs::remove_dir(c.path());
+            }
         }
+        let _ = std::fs::remove_dir(&parent);
     }
 }

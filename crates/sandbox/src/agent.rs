@@ -65,15 +65,27 @@ pub trait Agent: Send + Sync + 'static {
     ) -> AgentResult<()>;
     /// Blocks until the process exits; returns its exit status.
     async fn wait_process(&self, container_id: &str, exec_id: &str) -> AgentResult<i32>;
-    async fn write_stdin(&self, container_id: &str, exec_id: &str, data: &[u8])
-        -> AgentResult<usize>;
+    async fn write_stdin(
+        &self,
+        container_id: &str,
+        exec_id: &str,
+        data: &[u8],
+    ) -> AgentResult<usize>;
     async fn close_stdin(&self, container_id: &str, exec_id: &str) -> AgentResult<()>;
     /// Long-poll read of up to `len` bytes; empty = end of stream.
-    async fn read_stdout(&self, container_id: &str, exec_id: &str, len: u32)
-        -> AgentResult<Vec<u8>>;
+    async fn read_stdout(
+        &self,
+        container_id: &str,
+        exec_id: &str,
+        len: u32,
+    ) -> AgentResult<Vec<u8>>;
     /// Long-poll read of up to `len` bytes; empty = end of stream.
-    async fn read_stderr(&self, container_id: &str, exec_id: &str, len: u32)
-        -> AgentResult<Vec<u8>>;
+    async fn read_stderr(
+        &self,
+        container_id: &str,
+        exec_id: &str,
+        len: u32,
+    ) -> AgentResult<Vec<u8>>;
     async fn tty_win_resize(
         &self,
         container_id: &str,

@@ -114,10 +114,9 @@ impl Error {
             Error::SandboxGone => ErrorKind::Unavailable,
             Error::Unsupported(_) => ErrorKind::Unimplemented,
             Error::Agent { source, .. } => source.kind,
-            Error::Boot { .. }
-            | Error::Config(_)
-            | Error::Io { .. }
-            | Error::StateParse { .. } => ErrorKind::Internal,
+            Error::Boot { .. } | Error::Config(_) | Error::Io { .. } | Error::StateParse { .. } => {
+                ErrorKind::Internal
+            }
         }
     }
 
@@ -165,6 +164,9 @@ mod tests {
             source: AgentError::new(ErrorKind::NotFound, "no such process"),
         };
         assert_eq!(agent.kind(), ErrorKind::NotFound);
-        assert_eq!(Error::Unsupported("checkpoint").kind(), ErrorKind::Unimplemented);
+        assert_eq!(
+            Error::Unsupported("checkpoint").kind(),
+            ErrorKind::Unimplemented
+        );
     }
 }

@@ -8,7 +8,11 @@ use crate::host::layout::guest_rootfs;
 /// Rewrites `spec` for container `container_id` with the guest `mounts`.
 pub fn guest_spec(spec: &Spec, container_id: &str, mounts: Vec<Mount>) -> Spec {
     let mut s = spec.clone();
-    let readonly = spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false);
+    let readonly = spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false);
     if let Ok(root) = RootBuilder::default()
         .path(guest_rootfs(container_id))
         .readonly(readonly)

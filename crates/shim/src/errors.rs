@@ -44,7 +44,10 @@ pub fn invalid(msg: impl Into<String>) -> ttrpc::Error {
 }
 
 pub fn unimplemented(what: &str) -> ttrpc::Error {
-    status(Code::UNIMPLEMENTED, format!("{what} is not supported by kata"))
+    status(
+        Code::UNIMPLEMENTED,
+        format!("{what} is not supported by kata"),
+    )
 }
 
 #[cfg(test)]
@@ -60,8 +63,14 @@ mod tests {
 
     #[test]
     fn domain_errors_keep_their_code() {
-        assert_eq!(code(to_ttrpc(Error::ContainerNotFound("c".into()))), Code::NOT_FOUND);
-        assert_eq!(code(to_ttrpc(Error::ContainerExists("c".into()))), Code::ALREADY_EXISTS);
+        assert_eq!(
+            code(to_ttrpc(Error::ContainerNotFound("c".into()))),
+            Code::NOT_FOUND
+        );
+        assert_eq!(
+            code(to_ttrpc(Error::ContainerExists("c".into()))),
+            Code::ALREADY_EXISTS
+        );
         assert_eq!(
             code(to_ttrpc(Error::InvalidArgument {
                 what: "exec id".into(),
@@ -69,7 +78,10 @@ mod tests {
             })),
             Code::INVALID_ARGUMENT
         );
-        assert_eq!(code(to_ttrpc(Error::VmNotRunning)), Code::FAILED_PRECONDITION);
+        assert_eq!(
+            code(to_ttrpc(Error::VmNotRunning)),
+            Code::FAILED_PRECONDITION
+        );
         assert_eq!(code(to_ttrpc(Error::Unsupported("x"))), Code::UNIMPLEMENTED);
         assert_eq!(code(to_ttrpc(Error::SandboxGone)), Code::UNAVAILABLE);
         assert_eq!(code(unimplemented("checkpoint")), Code::UNIMPLEMENTED);
@@ -84,7 +96,10 @@ mod tests {
         match to_ttrpc(e) {
             ttrpc::Error::RpcStatus(s) => {
                 assert_eq!(s.code(), Code::NOT_FOUND);
-                assert_eq!(s.message(), "agent call StartContainer failed: no container c1");
+                assert_eq!(
+                    s.message(),
+                    "agent call StartContainer failed: no container c1"
+                );
             }
             other => panic!("{other:?}"),
         }

@@ -10,6 +10,9 @@ use containerd_shim::{Config, Error, Flags, StartOpts};
 
 use crate::task::TaskService;
 
+/// How long an exiting shim leaves its queued events to be forwarded.
+const EVENT_GRACE: std::time::Duration = std::time::Duration::from_millis(300);
+
 pub struct KataShim {
     id: String,
     namespace: String,
@@ -30,7 +33,9 @@ impl Shim for KataShim {
 
     async fn start_shim(&mut self, _opts: StartOpts) -> Result<String, Error> {
         // `start` is served in main() before the runtime exists (fork before async).
-        Err(Error::Unimplemented("start runs before the async runtime".into()))
+        Err(Error::Unimplemented(
+            "start runs before the async runtime".into(),
+        ))
     }
 
     async fn delete_shim(&mut self) -> Result<DeleteResponse, Error> {
@@ -39,6 +44,8 @@ impl Shim for KataShim {
 
     async fn wait(&mut self) {
         self.exit.wait().await;
+        // Give the publisher a moment to forward the last events (TaskExit, TaskDelete).
+        tokio::time::sleep(EVENT_GRACE).await;
     }
 
     async fn create_task_service(&self, publisher: RemotePublisher) -> TaskService {

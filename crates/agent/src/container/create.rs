@@ -70,18 +70,27 @@ fn build(sb: &Sandbox, req: &CreateRequest, storages: Vec<PathBuf>) -> Result<Co
 
     let bundle = sb.layout.bundles.join(id);
     std::fs::create_dir_all(&bundle).map_err(|e| AgentError::io("creating bundle", &bundle, e))?;
-    std::fs::create_dir_all(&sb.layout.state_root).map_err(|e| AgentError::io("creating", &sb.layout.state_root, e))?;
+    std::fs::create_dir_all(&sb.layout.state_root)
+        .map_err(|e| AgentError::io("creating", &sb.layout.state_root, e))?;
     let config = bundle.join("config.json");
-    spec.save(&config).map_err(|e| AgentError::InvalidArgument(format!("writing {}: {e}", config.display())))?;
+    spec.save(&config)
+        .map_err(|e| AgentError::InvalidArgument(format!("writing {}: {e}", config.display())))?;
 
-    let terminal = spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false);
+    let terminal = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
     let mut pending = Pending::prepare(terminal, &bundle, "console.sock")?;
-    let lc_err = |what| move |source| AgentError::Container { id: id.to_string(), what, source };
+    let lc_err = |what| move |source| AgentError::container(id, what, source);
     let mut builder = ContainerBuilder::new(id.to_string(), SyscallType::default())
         .with_root_path(&sb.layout.state_root)
         .map_err(lc_err("state directory"))?;
     if let Some(child) = pending.take_child() {
-        builder = builder.with_stdin(child.stdin).with_stdout(child.stdout).with_stderr(child.stderr);
+        builder = builder
+            .with_stdin(child.stdin)
+            .with_stdout(child.stdout)
+            .with_stderr(child.stderr);
     }
     if let Some(path) = pending.console_path() {
         builder = builder.with_console_socket(Some(path));
@@ -93,7 +102,10 @@ fn build(sb: &Sandbox, req: &CreateRequest, storages: Vec<PathBuf>) -> Result<Co
         .with_no_pivot(sb.no_pivot)
         .build()
         .map_err(lc_err("create"))?;
-    let pid = lc.pid().ok_or_else(|| AgentError::Internal(format!("container {id} has no init pid")))?.as_raw();
+    let pid = lc
+        .pid()
+        .ok_or_else(|| AgentError::Internal(format!("container {id} has no init pid")))?
+        .as_raw();
     // Registered before the runtime can run the reaper again (this function never awaits).
     let exit = sb.reaper.watch(pid);
     let stdio = pending.finish()?;
@@ -111,10 +123,16 @@ fn build(sb: &Sandbox, req: &CreateRequest, storages: Vec<PathBuf>) -> Result<Co
 /// The rootfs must be a directory below the agent's run directory (normally
 /// `/run/kata-containers/shared/containers/<cid>/rootfs`).
 fn confine_rootfs(sb: &Sandbox, spec: &Spec) -> Result<PathBuf> {
-    let root = spec.root().as_ref().ok_or_else(|| AgentError::InvalidArgument("spec without root".into()))?;
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| AgentError::InvalidArgument("spec without root".into()))?;
     let rootfs = sb.layout.run_path(root.path())?;
     if !rootfs.is_dir() {
-        return Err(AgentError::NotFound(format!("rootfs {}", root.path().display())));
+        return Err(AgentError::NotFound(format!(
+            "rootfs {}",
+            root.path().display()
+        )));
     }
     Ok(rootfs)
 }
@@ -131,10 +149,12 @@ pub(crate) fn prepare_spec(spec: &mut Spec, rootfs: &Path, id: &str) -> Result<(
         for mut m in mounts {
             let resolved = safe_path::resolve_in_root(rootfs, m.destination())?;
             safe_path::ensure_within(rootfs, &resolved)?;
-            let rel = resolved.strip_prefix(rootfs).map_err(|_| AgentError::PathEscape {
-                path: m.destination().clone(),
-                root: rootfs.to_path_buf(),
-            })?;
+            let rel = resolved
+                .strip_prefix(rootfs)
+                .map_err(|_| AgentError::PathEscape {
+                    path: m.destination().clone(),
+                    root: rootfs.to_path_buf(),
+                })?;
             m.set_destination(Path::new("/").join(rel));
             fixed.push(m);
         }
@@ -142,13 +162,17 @@ pub(crate) fn prepare_spec(spec: &mut Spec, rootfs: &Path, id: &str) -> Result<(
     }
     let mut linux = match spec.linux().clone() {
         Some(l) => l,
-        None => LinuxBuilder::default().build().map_err(|e| AgentError::InvalidArgument(e.to_string()))?,
+        None => LinuxBuilder::default()
+            .build()
+            .map_err(|e| AgentError::InvalidArgument(e.to_string()))?,
     };
     let path = linux.cgroups_path().clone().filter(|p| {
         let s = p.to_string_lossy();
         !s.is_empty() && !s.contains(':') && !s.split('/').any(|c| c == "..")
     });
-    linux.set_cgroups_path(Some(path.unwrap_or_else(|| PathBuf::from(format!("/kata-containers/{id}")))));
+    linux.set_cgroups_path(Some(
+        path.unwrap_or_else(|| PathBuf::from(format!("/kata-containers/{id}"))),
+    ));
     spec.set_linux(Some(linux));
     Ok(())
 }
@@ -169,7 +193,12 @@ mod tests {
     use oci_spec::runtime::{MountBuilder, RootBuilder, SpecBuilder};
 
     fn spec_with_mount(dest: &str, cgroups: Option<&str>) -> Spec {
-        let mount = MountBuilder::default().destination(dest).typ("tmpfs").source("tmpfs").build().expect("mount");
+        let mount = MountBuilder::default()
+            .destination(dest)
+            .typ("tmpfs")
+            .source("tmpfs")
+            .build()
+            .expect("mount");
         let mut linux = LinuxBuilder::default().build().expect("linux");
         linux.set_cgroups_path(cgroups.map(PathBuf::from));
         SpecBuilder::default()
@@ -185,10 +214,16 @@ mod tests {
         let rootfs = tempfile::tempdir().expect("tempdir");
         std::os::unix::fs::symlink("../../../../etc", rootfs.path().join("data")).expect("symlink");
         std::os::unix::fs::symlink("/", rootfs.path().join("abs")).expect("symlink");
-        for (dest, want) in [("/data/shadow", "/etc/shadow"), ("/abs/tmp", "/tmp"), ("/../../x", "/x")] {
+        for (dest, want) in [
+            ("/data/shadow", "/etc/shadow"),
+            ("/abs/tmp", "/tmp"),
+            ("/../../x", "/x"),
+        ] {
             let mut spec = spec_with_mount(dest, None);
             prepare_spec(&mut spec, rootfs.path(), "c1").expect("prepare");
-            let got = spec.mounts().as_ref().expect("mounts")[0].destination().clone();
+            let got = spec.mounts().as_ref().expect("mounts")[0]
+                .destination()
+                .clone();
             assert_eq!(got, PathBuf::from(want), "{dest}");
         }
     }
@@ -199,7 +234,10 @@ mod tests {
         let mut spec = spec_with_mount("/tmp", None);
         prepare_spec(&mut spec, rootfs.path(), "c1").expect("prepare");
         assert_eq!(spec.root().as_ref().expect("root").path(), rootfs.path());
-        assert_eq!(cgroup_dir(Path::new("/sys/fs/cgroup"), &spec), PathBuf::from("/sys/fs/cgroup/kata-containers/c1"));
+        assert_eq!(
+            cgroup_dir(Path::new("/sys/fs/cgroup"), &spec),
+            PathBuf::from("/sys/fs/cgroup/kata-containers/c1")
+        );
     }
 
     #[test]
@@ -208,10 +246,17 @@ mod tests {
         for bad in ["system.slice:kata:c1", "/../../x"] {
             let mut spec = spec_with_mount("/tmp", Some(bad));
             prepare_spec(&mut spec, rootfs.path(), "c1").expect("prepare");
-            assert_eq!(cgroup_dir(Path::new("/cg"), &spec), PathBuf::from("/cg/kata-containers/c1"), "{bad}");
+            assert_eq!(
+                cgroup_dir(Path::new("/cg"), &spec),
+                PathBuf::from("/cg/kata-containers/c1"),
+                "{bad}"
+            );
         }
         let mut spec = spec_with_mount("/tmp", Some("/kubepods/pod1/c1"));
         prepare_spec(&mut spec, rootfs.path(), "c1").expect("prepare");
-        assert_eq!(cgroup_dir(Path::new("/cg"), &spec), PathBuf::from("/cg/kubepods/pod1/c1"));
+        assert_eq!(
+            cgroup_dir(Path::new("/cg"), &spec),
+            PathBuf::from("/cg/kubepods/pod1/c1")
+        );
     }
 }

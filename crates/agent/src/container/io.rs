@@ -18,12 +18,15 @@ pub struct FdStream {
 impl FdStream {
     /// Wraps `fd`, switching it to non-blocking mode.
     pub fn new(fd: OwnedFd) -> Result<Self> {
-        let flags = fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL).map_err(|e| AgentError::errno("reading flags of", "stdio fd", e))?;
+        let flags = fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL)
+            .map_err(|e| AgentError::errno("reading flags of", "stdio fd", e))?;
         let flags = OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK;
-        fcntl(fd.as_raw_fd(), FcntlArg::F_SETFL(flags)).map_err(|e| AgentError::errno("setting flags of", "stdio fd", e))?;
+        fcntl(fd.as_raw_fd(), FcntlArg::F_SETFL(flags))
+            .map_err(|e| AgentError::errno("setting flags of", "stdio fd", e))?;
         // SAFETY: `fd` is an OwnedFd moved into the AsyncFd, so it stays open and refers to the same
         // file description until the AsyncFd is dropped.
-        let fd = unsafe { AsyncFd::register(fd) }.map_err(|e| AgentError::io("polling", "stdio fd", e.into()))?;
+        let fd = unsafe { AsyncFd::register(fd) }
+            .map_err(|e| AgentError::io("polling", "stdio fd", e.into()))?;
         Ok(FdStream { fd })
     }
 
@@ -33,7 +36,9 @@ impl FdStream {
         let mut buf = vec![0u8; len.clamp(1, MAX_READ)];
         loop {
             let mut guard = self.fd.readable().await?;
-            match guard.try_io(|fd| nix::unistd::read(fd.as_raw_fd(), &mut buf).map_err(std::io::Error::from)) {
+            match guard.try_io(|fd| {
+                nix::unistd::read(fd.as_raw_fd(), &mut buf).map_err(std::io::Error::from)
+            }) {
                 Ok(Ok(n)) => {
                     buf.truncate(n);
                     return Ok(buf);
@@ -51,7 +56,10 @@ impl FdStream {
         let mut done = 0;
         while done < data.len() {
             let mut guard = self.fd.writable().await?;
-            match guard.try_io(|fd| nix::unistd::write(fd.get_ref().as_fd(), &data[done..]).map_err(std::io::Error::from)) {
+            match guard.try_io(|fd| {
+                nix::unistd::write(fd.get_ref().as_fd(), &data[done..])
+                    .map_err(std::io::Error::from)
+            }) {
                 Ok(Ok(n)) => done += n,
                 Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Ok(Err(e)) => return Err(e),
@@ -59,10 +67,6 @@ impl FdStream {
             }
         }
         Ok(done)
-    }
-
-    pub fn raw_fd(&self) -> i32 {
-        self.fd.get_ref().as_raw_fd()
     }
 }
 
@@ -73,11 +77,20 @@ pub fn pipe() -> Result<(OwnedFd, OwnedFd)> {
 
 /// Sets the window size of the terminal behind `fd` (a pty master).
 pub fn set_winsize(fd: i32, rows: u16, cols: u16) -> Result<()> {
-    let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: TIOCSWINSZ reads a `winsize` from the pointer, which lives for the call.
     let rc = unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) };
     if rc < 0 {
-        return Err(AgentError::io("resizing", "terminal", std::io::Error::last_os_error()));
+        return Err(AgentError::io(
+            "resizing",
+            "terminal",
+            std::io::Error::last_os_error(),
+        ));
     }
     Ok(())
 }
@@ -102,7 +115,12 @@ mod tests {
     fn winsize_on_a_real_pty() {
         let pty = nix::pty::openpty(None, None).expect("openpty");
         set_winsize(pty.master.as_raw_fd(), 40, 120).expect("resize");
-        let mut ws = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+        let mut ws = libc::winsize {
+            ws_row: 0,
+            ws_col: 0,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
         // SAFETY: TIOCGWINSZ fills the struct we pass.
         let rc = unsafe { libc::ioctl(pty.slave.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) };
         assert_eq!(rc, 0);

@@ -51,10 +51,9 @@ impl Container {
         if exec_id.is_empty() || exec_id == self.init.exec_id {
             return Ok(self.init.clone());
         }
-        lock(&self.execs)
-            .get(exec_id)
-            .cloned()
-            .ok_or_else(|| AgentError::NotFound(format!("process {exec_id} of container {}", self.id)))
+        lock(&self.execs).get(exec_id).cloned().ok_or_else(|| {
+            AgentError::NotFound(format!("process {exec_id} of container {}", self.id))
+        })
     }
 
     /// Pids of every process the agent started in this container.
@@ -80,11 +79,15 @@ pub fn validate_id(id: &str) -> Result<()> {
         && id.len() <= 256
         && id != "."
         && id != ".."
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if ok {
         Ok(())
     } else {
-        Err(AgentError::InvalidArgument(format!("invalid container id {id:?}")))
+        Err(AgentError::InvalidArgument(format!(
+            "invalid container id {id:?}"
+        )))
     }
 }
 
@@ -97,7 +100,10 @@ mod tests {
         assert!(validate_id("c1").is_ok());
         assert!(validate_id("0123abcdef-x_y.z").is_ok());
         for bad in ["", ".", "..", "../x", "a/b", "a b", "x\0"] {
-            assert!(matches!(validate_id(bad), Err(AgentError::InvalidArgument(_))), "{bad:?}");
+            assert!(
+                matches!(validate_id(bad), Err(AgentError::InvalidArgument(_))),
+                "{bad:?}"
+            );
         }
     }
 }

@@ -19,6 +19,6 @@ fn freeze(sb: &Sandbox, id: &str, frozen: bool) -> Result<()> {
         libcontainer::error::LibcontainerError::IncorrectStatus(s) => {
             AgentError::FailedPrecondition(format!("container {id} is {s:?}"))
         }
-        source => AgentError::Container { id: id.to_string(), what: if frozen { "pause" } else { "resume" }, source },
+        source => AgentError::container(id, if frozen { "pause" } else { "resume" }, source),
     })
 }

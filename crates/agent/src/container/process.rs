@@ -34,7 +34,12 @@ pub struct Process {
 }
 
 impl Process {
-    pub fn new(exec_id: String, pid: i32, stdio: Stdio, exit: watch::Receiver<Option<i32>>) -> Self {
+    pub fn new(
+        exec_id: String,
+        pid: i32,
+        stdio: Stdio,
+        exit: watch::Receiver<Option<i32>>,
+    ) -> Self {
         Process {
             exec_id,
             pid,
@@ -72,7 +77,10 @@ impl Process {
         let Some(stream) = guard.as_ref() else {
             return Err(AgentError::FailedPrecondition("eof".into()));
         };
-        let data = stream.read(len).await.map_err(|e| AgentError::io("reading output of", format!("pid {}", self.pid), e))?;
+        let data = stream
+            .read(len)
+            .await
+            .map_err(|e| AgentError::io("reading output of", format!("pid {}", self.pid), e))?;
         if data.is_empty() {
             // Release the fd: the stream is over.
             *guard = None;
@@ -84,8 +92,13 @@ impl Process {
     /// Writes to stdin; returns the number of bytes written.
     pub async fn write_stdin(&self, data: &[u8]) -> Result<usize> {
         let guard = self.stdin.lock().await;
-        let stream = guard.as_ref().ok_or_else(|| AgentError::FailedPrecondition("stdin is closed".into()))?;
-        stream.write_all(data).await.map_err(|e| AgentError::io("writing stdin of", format!("pid {}", self.pid), e))
+        let stream = guard
+            .as_ref()
+            .ok_or_else(|| AgentError::FailedPrecondition("stdin is closed".into()))?;
+        stream
+            .write_all(data)
+            .await
+            .map_err(|e| AgentError::io("writing stdin of", format!("pid {}", self.pid), e))
     }
 
     /// Closes stdin so that the process reads end of file. For a terminal, sends EOF (^D) instead,
@@ -104,7 +117,9 @@ impl Process {
     /// Resizes the terminal of a terminal process.
     pub fn resize(&self, rows: u16, cols: u16) -> Result<()> {
         use std::os::fd::AsRawFd;
-        let tty = self.tty.as_ref().ok_or_else(|| AgentError::FailedPrecondition(format!("process {} has no terminal", self.pid)))?;
+        let tty = self.tty.as_ref().ok_or_else(|| {
+            AgentError::FailedPrecondition(format!("process {} has no terminal", self.pid))
+        })?;
         super::io::set_winsize(tty.as_raw_fd(), rows, cols)
     }
 }

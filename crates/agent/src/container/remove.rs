@@ -26,7 +26,9 @@ pub async fn remove(sb: &Sandbox, id: &str) -> Result<()> {
 
 /// Synchronous part: delete state, cgroup, bundle, release storages, forget the container.
 fn finish(sb: &Sandbox, id: &str) -> Result<()> {
-    let c = sb.take_container(id).ok_or_else(|| AgentError::NotFound(format!("container {id}")))?;
+    let c = sb
+        .take_container(id)
+        .ok_or_else(|| AgentError::NotFound(format!("container {id}")))?;
     let deleted = c.libcontainer().delete(true);
     if let Err(e) = &deleted {
         tracing::warn!(container = id, error = %e, "libcontainer delete failed");

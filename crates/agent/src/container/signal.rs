@@ -20,6 +20,10 @@ pub fn signal(sb: &Sandbox, id: &str, exec_id: &str, signo: u32) -> Result<()> {
     // A paused container cannot handle SIGTERM & co.; SIGKILL works on frozen tasks.
     match kill(Pid::from_raw(process.pid), sig) {
         Ok(()) | Err(Errno::ESRCH) => Ok(()),
-        Err(e) => Err(AgentError::errno("signalling", format!("pid {}", process.pid), e)),
+        Err(e) => Err(AgentError::errno(
+            "signalling",
+            format!("pid {}", process.pid),
+            e,
+        )),
     }
 }

@@ -7,7 +7,11 @@ pub fn start(sb: &Sandbox, id: &str) -> Result<()> {
     let c = sb.container(id)?;
     let mut lc = c.libcontainer();
     if !lc.can_start() {
-        return Err(AgentError::FailedPrecondition(format!("container {id} is {:?}, cannot start", lc.status())));
+        return Err(AgentError::FailedPrecondition(format!(
+            "container {id} is {:?}, cannot start",
+            lc.status()
+        )));
     }
-    lc.start().map_err(|source| AgentError::Container { id: id.to_string(), what: "start", source })
+    lc.start()
+        .map_err(|source| AgentError::container(id, "start", source))
 }

@@ -96,10 +96,16 @@ fn parse_io_stat(text: &str) -> (Vec<IoEntry>, Vec<IoEntry>) {
     let mut ops = Vec::new();
     for line in text.lines() {
         let mut fields = line.split_whitespace();
-        let Some((major, minor)) = fields.next().and_then(|d| d.split_once(':')) else { continue };
-        let (Ok(major), Ok(minor)) = (major.parse(), minor.parse()) else { continue };
+        let Some((major, minor)) = fields.next().and_then(|d| d.split_once(':')) else {
+            continue;
+        };
+        let (Ok(major), Ok(minor)) = (major.parse(), minor.parse()) else {
+            continue;
+        };
         for kv in fields {
-            let Some((k, v)) = kv.split_once('=') else { continue };
+            let Some((k, v)) = kv.split_once('=') else {
+                continue;
+            };
             let Ok(value) = v.parse() else { continue };
             let (list, op) = match k {
                 "rbytes" => (&mut bytes, "Read"),
@@ -108,7 +114,12 @@ fn parse_io_stat(text: &str) -> (Vec<IoEntry>, Vec<IoEntry>) {
                 "wios" => (&mut ops, "Write"),
                 _ => continue,
             };
-            list.push(IoEntry { major, minor, op, value });
+            list.push(IoEntry {
+                major,
+                minor,
+                op,
+                value,
+            });
         }
     }
     (bytes, ops)
@@ -129,17 +140,42 @@ mod tests {
         w("memory.events", "low 0\nhigh 0\nmax 2\noom 0\noom_kill 0\n");
         w("pids.current", "3\n");
         w("pids.max", "100\n");
-        w("io.stat", "254:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n");
+        w(
+            "io.stat",
+            "254:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n",
+        );
         let s = read_cgroup(d.path());
-        assert_eq!((s.cpu_total_ns, s.cpu_user_ns, s.cpu_kernel_ns), (1_500_000, 1_000_000, 500_000));
-        assert_eq!((s.throttle_periods, s.throttled_periods, s.throttled_ns), (4, 1, 20_000));
-        assert_eq!((s.mem_usage, s.mem_limit, s.mem_cache, s.mem_failcnt), (4096, u64::MAX, 2048, 2));
+        assert_eq!(
+            (s.cpu_total_ns, s.cpu_user_ns, s.cpu_kernel_ns),
+            (1_500_000, 1_000_000, 500_000)
+        );
+        assert_eq!(
+            (s.throttle_periods, s.throttled_periods, s.throttled_ns),
+            (4, 1, 20_000)
+        );
+        assert_eq!(
+            (s.mem_usage, s.mem_limit, s.mem_cache, s.mem_failcnt),
+            (4096, u64::MAX, 2048, 2)
+        );
         assert_eq!((s.pids_current, s.pids_limit), (3, 100));
         assert_eq!(s.mem_stat.get("anon"), Some(&1024));
-        assert_eq!(s.io_bytes, vec![
-            IoEntry { major: 254, minor: 0, op: "Read", value: 4096 },
-            IoEntry { major: 254, minor: 0, op: "Write", value: 8192 },
-        ]);
+        assert_eq!(
+            s.io_bytes,
+            vec![
+                IoEntry {
+                    major: 254,
+                    minor: 0,
+                    op: "Read",
+                    value: 4096
+                },
+                IoEntry {
+                    major: 254,
+                    minor: 0,
+                    op: "Write",
+                    value: 8192
+                },
+            ]
+        );
         assert_eq!(s.io_ops.len(), 2);
     }
 

@@ -20,8 +20,14 @@ pub struct ChildStdio {
 
 /// What to give the builder and how to finish once the process exists.
 pub enum Pending {
-    Pipes { child: Option<ChildStdio>, ours: Stdio },
-    Console { listener: UnixListener, path: PathBuf },
+    Pipes {
+        child: Option<ChildStdio>,
+        ours: Stdio,
+    },
+    Console {
+        listener: UnixListener,
+        path: PathBuf,
+    },
 }
 
 impl Pending {
@@ -30,14 +36,19 @@ impl Pending {
         if terminal {
             let path = dir.join(name);
             let _ = std::fs::remove_file(&path);
-            let listener = UnixListener::bind(&path).map_err(|e| AgentError::io("binding console socket", &path, e))?;
+            let listener = UnixListener::bind(&path)
+                .map_err(|e| AgentError::io("binding console socket", &path, e))?;
             return Ok(Pending::Console { listener, path });
         }
         let (in_r, in_w) = pipe()?;
         let (out_r, out_w) = pipe()?;
         let (err_r, err_w) = pipe()?;
         Ok(Pending::Pipes {
-            child: Some(ChildStdio { stdin: in_r, stdout: out_w, stderr: err_w }),
+            child: Some(ChildStdio {
+                stdin: in_r,
+                stdout: out_w,
+                stderr: err_w,
+            }),
             ours: Stdio {
                 stdin: Some(FdStream::new(in_w)?),
                 stdout: Some(FdStream::new(out_r)?),
@@ -71,7 +82,10 @@ impl Pending {
                 let master = receive_master(&listener, &path);
                 let _ = std::fs::remove_file(&path);
                 let master = master?;
-                let dup = |fd: &OwnedFd| fd.try_clone().map_err(|e| AgentError::io("duplicating pty master", &path, e));
+                let dup = |fd: &OwnedFd| {
+                    fd.try_clone()
+                        .map_err(|e| AgentError::io("duplicating pty master", &path, e))
+                };
                 Ok(Stdio {
                     stdin: Some(FdStream::new(dup(&master)?)?),
                     stdout: Some(FdStream::new(dup(&master)?)?),
@@ -85,18 +99,31 @@ impl Pending {
 
 /// Accepts the connection libcontainer made during creation and takes the fd it sent.
 fn receive_master(listener: &UnixListener, path: &Path) -> Result<OwnedFd> {
-    listener.set_nonblocking(true).map_err(|e| AgentError::io("configuring console socket", path, e))?;
-    let (conn, _) = listener.accept().map_err(|e| AgentError::io("accepting on console socket", path, e))?;
-    conn.set_nonblocking(false).map_err(|e| AgentError::io("configuring console socket", path, e))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| AgentError::io("configuring console socket", path, e))?;
+    let (conn, _) = listener
+        .accept()
+        .map_err(|e| AgentError::io("accepting on console socket", path, e))?;
+    conn.set_nonblocking(false)
+        .map_err(|e| AgentError::io("configuring console socket", path, e))?;
     conn.set_read_timeout(Some(std::time::Duration::from_secs(5)))
         .map_err(|e| AgentError::io("configuring console socket", path, e))?;
     let mut buf = [0u8; 64];
     let mut iov = [IoSliceMut::new(&mut buf)];
     let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
     use std::os::fd::AsRawFd;
-    let msg = recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC)
-        .map_err(|e| AgentError::errno("receiving pty master on", path, e))?;
-    for c in msg.cmsgs().map_err(|e| AgentError::errno("reading control message on", path, e))? {
+    let msg = recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .map_err(|e| AgentError::errno("receiving pty master on", path, e))?;
+    for c in msg
+        .cmsgs()
+        .map_err(|e| AgentError::errno("reading control message on", path, e))?
+    {
         if let ControlMessageOwned::ScmRights(fds) = c {
             if let Some(fd) = fds.first() {
                 // SAFETY: the kernel just installed this descriptor for us; we own it from here on.
@@ -104,5 +131,8 @@ fn receive_master(listener: &UnixListener, path: &Path) -> Result<OwnedFd> {
             }
         }
     }
-    Err(AgentError::Internal(format!("no pty master received on {}", path.display())))
+    Err(AgentError::Internal(format!(
+        "no pty master received on {}",
+        path.display()
+    )))
 }

@@ -19,7 +19,14 @@ pub fn cgroup_writes(res: &LinuxResources) -> Vec<(&'static str, String)> {
     let mut w = Vec::new();
     if let Some(m) = res.memory() {
         if let Some(limit) = m.limit() {
-            w.push(("memory.max", if limit < 0 { "max".to_string() } else { limit.to_string() }));
+            w.push((
+                "memory.max",
+                if limit < 0 {
+                    "max".to_string()
+                } else {
+                    limit.to_string()
+                },
+            ));
         }
         if let Some(r) = m.reservation() {
             w.push(("memory.low", r.to_string()));
@@ -56,7 +63,14 @@ pub fn cgroup_writes(res: &LinuxResources) -> Vec<(&'static str, String)> {
         }
     }
     if let Some(p) = res.pids() {
-        w.push(("pids.max", if p.limit() <= 0 { "max".to_string() } else { p.limit().to_string() }));
+        w.push((
+            "pids.max",
+            if p.limit() <= 0 {
+                "max".to_string()
+            } else {
+                p.limit().to_string()
+            },
+        ));
     }
     w
 }
@@ -64,14 +78,34 @@ pub fn cgroup_writes(res: &LinuxResources) -> Vec<(&'static str, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use oci_spec::runtime::{LinuxCpuBuilder, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResourcesBuilder};
+    use oci_spec::runtime::{
+        LinuxCpuBuilder, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResourcesBuilder,
+    };
 
     #[test]
     fn resources_become_cgroup_v2_files() {
         let res = LinuxResourcesBuilder::default()
-            .memory(LinuxMemoryBuilder::default().limit(1 << 30).swap(2i64 << 30).build().expect("mem"))
-            .cpu(LinuxCpuBuilder::default().quota(50_000).period(100_000u64).shares(1024u64).build().expect("cpu"))
-            .pids(LinuxPidsBuilder::default().limit(100).build().expect("pids"))
+            .memory(
+                LinuxMemoryBuilder::default()
+                    .limit(1 << 30)
+                    .swap(2i64 << 30)
+                    .build()
+                    .expect("mem"),
+            )
+            .cpu(
+                LinuxCpuBuilder::default()
+                    .quota(50_000)
+                    .period(100_000u64)
+                    .shares(1024u64)
+                    .build()
+                    .expect("cpu"),
+            )
+            .pids(
+                LinuxPidsBuilder::default()
+                    .limit(100)
+                    .build()
+                    .expect("pids"),
+            )
             .build()
             .expect("res");
         let w = cgroup_writes(&res);
@@ -86,7 +120,12 @@ mod tests {
     #[test]
     fn unlimited_values_are_max() {
         let res = LinuxResourcesBuilder::default()
-            .memory(LinuxMemoryBuilder::default().limit(-1).build().expect("mem"))
+            .memory(
+                LinuxMemoryBuilder::default()
+                    .limit(-1)
+                    .build()
+                    .expect("mem"),
+            )
             .cpu(LinuxCpuBuilder::default().quota(-1).build().expect("cpu"))
             .build()
             .expect("res");

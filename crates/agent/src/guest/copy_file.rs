@@ -27,10 +27,19 @@ pub fn copy_file(shared_root: &Path, req: &CopyFileRequest) -> Result<()> {
     safe_path::ensure_within(guest_root, &req.path)?;
     let rel = req.path.strip_prefix(guest_root).unwrap_or(&req.path);
     if rel.as_os_str().is_empty() {
-        return Err(AgentError::InvalidArgument(format!("copy target {} is the shared directory", req.path.display())));
+        return Err(AgentError::InvalidArgument(format!(
+            "copy target {} is the shared directory",
+            req.path.display()
+        )));
     }
-    if req.offset < 0 || req.file_size < 0 || req.offset.saturating_add(req.data.len() as i64) > req.file_size {
-        return Err(AgentError::InvalidArgument(format!("chunk at {} exceeds file size {}", req.offset, req.file_size)));
+    if req.offset < 0
+        || req.file_size < 0
+        || req.offset.saturating_add(req.data.len() as i64) > req.file_size
+    {
+        return Err(AgentError::InvalidArgument(format!(
+            "chunk at {} exceeds file size {}",
+            req.offset, req.file_size
+        )));
     }
     let target = safe_path::resolve_in_root(shared_root, rel)?;
     safe_path::ensure_within(shared_root, &target)?;
@@ -38,7 +47,10 @@ pub fn copy_file(shared_root: &Path, req: &CopyFileRequest) -> Result<()> {
     let parent_rel = target_rel.parent().unwrap_or(Path::new(""));
     let parent = safe_path::create_dir_all_in_root(shared_root, parent_rel)?;
     if req.dir_mode != 0 && !parent_rel.as_os_str().is_empty() {
-        let _ = std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(req.dir_mode & 0o7777));
+        let _ = std::fs::set_permissions(
+            &parent,
+            std::fs::Permissions::from_mode(req.dir_mode & 0o7777),
+        );
     }
     let mut f = std::fs::OpenOptions::new()
         .write(true)
@@ -48,8 +60,10 @@ pub fn copy_file(shared_root: &Path, req: &CopyFileRequest) -> Result<()> {
         .mode(req.file_mode & 0o7777)
         .open(&target)
         .map_err(|e| AgentError::io("opening copy target", &target, e))?;
-    f.seek(SeekFrom::Start(req.offset as u64)).map_err(|e| AgentError::io("seeking in", &target, e))?;
-    f.write_all(&req.data).map_err(|e| AgentError::io("writing", &target, e))?;
+    f.seek(SeekFrom::Start(req.offset as u64))
+        .map_err(|e| AgentError::io("seeking in", &target, e))?;
+    f.write_all(&req.data)
+        .map_err(|e| AgentError::io("writing", &target, e))?;
     if req.file_mode != 0 {
         f.set_permissions(std::fs::Permissions::from_mode(req.file_mode & 0o7777))
             .map_err(|e| AgentError::io("setting mode of", &target, e))?;
@@ -85,13 +99,20 @@ mod tests {
         let p = "/run/kata-containers/shared/containers/sb/hostname";
         copy_file(root.path(), &req(p, 0, b"hel", 5)).expect("chunk 1");
         copy_file(root.path(), &req(p, 3, b"lo", 5)).expect("chunk 2");
-        assert_eq!(std::fs::read(root.path().join("sb/hostname")).expect("read"), b"hello");
+        assert_eq!(
+            std::fs::read(root.path().join("sb/hostname")).expect("read"),
+            b"hello"
+        );
     }
 
     #[test]
     fn paths_outside_the_shared_dir_are_refused() {
         let root = tempfile::tempdir().expect("tempdir");
-        for p in ["/etc/passwd", "/run/kata-containers/shared/containers/../../../etc/x", "/run/kata-containers/shared/containers"] {
+        for p in [
+            "/etc/passwd",
+            "/run/kata-containers/shared/containers/../../../etc/x",
+            "/run/kata-containers/shared/containers",
+        ] {
             assert!(copy_file(root.path(), &req(p, 0, b"x", 1)).is_err(), "{p}");
         }
     }
@@ -102,13 +123,28 @@ mod tests {
         let outside = tempfile::tempdir().expect("tempdir");
         std::os::unix::fs::symlink(outside.path(), root.path().join("evil")).expect("symlink");
         std::os::unix::fs::symlink("../../../..", root.path().join("up")).expect("symlink");
-        copy_file(root.path(), &req("/run/kata-containers/shared/containers/evil/f", 0, b"x", 1)).expect("copy");
-        copy_file(root.path(), &req("/run/kata-containers/shared/containers/up/g", 0, b"y", 1)).expect("copy");
-        assert!(!outside.path().join("f").exists(), "escaped through absolute symlink");
+        copy_file(
+            root.path(),
+            &req("/run/kata-containers/shared/containers/evil/f", 0, b"x", 1),
+        )
+        .expect("copy");
+        copy_file(
+            root.path(),
+            &req("/run/kata-containers/shared/containers/up/g", 0, b"y", 1),
+        )
+        .expect("copy");
+        assert!(
+            !outside.path().join("f").exists(),
+            "escaped through absolute symlink"
+        );
         assert!(root.path().join("g").exists());
         // A symlink as the final component is not followed out either.
         std::os::unix::fs::symlink("/etc/hostname", root.path().join("last")).expect("symlink");
-        copy_file(root.path(), &req("/run/kata-containers/shared/containers/last", 0, b"z", 1)).expect("copy");
+        copy_file(
+            root.path(),
+            &req("/run/kata-containers/shared/containers/last", 0, b"z", 1),
+        )
+        .expect("copy");
         assert!(root.path().join("etc/hostname").exists());
     }
 
@@ -116,6 +152,9 @@ mod tests {
     fn oversize_chunk_is_invalid() {
         let root = tempfile::tempdir().expect("tempdir");
         let r = req("/run/kata-containers/shared/containers/f", 4, b"xx", 5);
-        assert!(matches!(copy_file(root.path(), &r), Err(AgentError::InvalidArgument(_))));
+        assert!(matches!(
+            copy_file(root.path(), &r),
+            Err(AgentError::InvalidArgument(_))
+        ));
     }
 }

@@ -18,7 +18,11 @@ mod tests {
     fn block_size_is_hex() {
         let d = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(d.path().join("devices/system/memory")).expect("mkdir");
-        std::fs::write(d.path().join("devices/system/memory/block_size_bytes"), "8000000\n").expect("write");
+        std::fs::write(
+            d.path().join("devices/system/memory/block_size_bytes"),
+            "8000000\n",
+        )
+        .expect("write");
         assert_eq!(mem_block_size(d.path()), 128 << 20);
         assert_eq!(mem_block_size(Path::new("/nonexistent")), 0);
     }

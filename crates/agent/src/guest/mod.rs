@@ -29,7 +29,11 @@ pub fn reseed_random(data: &[u8]) -> Result<()> {
     // SAFETY: the buffer holds a complete rand_pool_info header followed by `buf_size` bytes.
     let rc = unsafe { libc::ioctl(f.as_raw_fd(), RNDADDENTROPY as _, req.as_ptr()) };
     if rc < 0 {
-        return Err(AgentError::io("adding entropy to", "/dev/random", std::io::Error::last_os_error()));
+        return Err(AgentError::io(
+            "adding entropy to",
+            "/dev/random",
+            std::io::Error::last_os_error(),
+        ));
     }
     Ok(())
 }
@@ -50,8 +54,14 @@ mod tests {
 
     #[test]
     fn bad_usec_is_invalid_argument() {
-        assert!(matches!(set_time(0, 1_000_000), Err(AgentError::InvalidArgument(_))));
-        assert!(matches!(set_time(0, -1), Err(AgentError::InvalidArgument(_))));
+        assert!(matches!(
+            set_time(0, 1_000_000),
+            Err(AgentError::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            set_time(0, -1),
+            Err(AgentError::InvalidArgument(_))
+        ));
     }
 
     #[test]

@@ -10,7 +10,11 @@ pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 /// The `+ctrl +ctrl` line that enables every controller of `controllers` (the text of
 /// `cgroup.controllers`).
 pub fn subtree_line(controllers: &str) -> String {
-    controllers.split_whitespace().map(|c| format!("+{c}")).collect::<Vec<_>>().join(" ")
+    controllers
+        .split_whitespace()
+        .map(|c| format!("+{c}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Enables in `root/cgroup.subtree_control` all controllers listed in `root/cgroup.controllers`.
@@ -41,7 +45,10 @@ mod tests {
 
     #[test]
     fn subtree_line_prefixes_each_controller() {
-        assert_eq!(subtree_line("cpuset cpu io memory pids\n"), "+cpuset +cpu +io +memory +pids");
+        assert_eq!(
+            subtree_line("cpuset cpu io memory pids\n"),
+            "+cpuset +cpu +io +memory +pids"
+        );
         assert_eq!(subtree_line("\n"), "");
     }
 
@@ -50,7 +57,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("cgroup.controllers"), "cpu memory\n").expect("write");
         enable_controllers(dir.path()).expect("enable");
-        let written = std::fs::read_to_string(dir.path().join("cgroup.subtree_control")).expect("read");
+        let written =
+            std::fs::read_to_string(dir.path().join("cgroup.subtree_control")).expect("read");
         assert_eq!(written, "+cpu +memory");
     }
 }

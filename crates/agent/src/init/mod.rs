@@ -52,6 +52,13 @@ pub fn setup_pid1() -> Result<Vec<String>> {
 /// Whether `/` is the initramfs (mount type `rootfs`), on which pivot_root(2) is refused.
 pub fn root_is_initramfs() -> bool {
     std::fs::read_to_string("/proc/self/mountinfo")
-        .map(|info| info.lines().any(|l| l.split(" - ").nth(1).is_some_and(|r| r.starts_with("rootfs ")) && l.split(' ').nth(4) == Some("/")))
+        .map(|info| {
+            info.lines().any(|l| {
+                l.split(" - ")
+                    .nth(1)
+                    .is_some_and(|r| r.starts_with("rootfs "))
+                    && l.split(' ').nth(4) == Some("/")
+            })
+        })
         .unwrap_or(false)
 }

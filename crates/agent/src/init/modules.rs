@@ -29,7 +29,10 @@ pub fn load_listed(list: &Path) -> Vec<AgentError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
         Err(e) => return vec![AgentError::io("reading module list", list, e)],
     };
-    parse_list(&text).iter().filter_map(|m| load_module(m).err()).collect()
+    parse_list(&text)
+        .iter()
+        .filter_map(|m| load_module(m).err())
+        .collect()
 }
 
 /// `finit_module` of one `.ko` file.

@@ -16,13 +16,33 @@ pub struct EarlyMount {
     pub data: &'static str,
 }
 
-const NOSUID_NODEV_NOEXEC: MsFlags = MsFlags::MS_NOSUID.union(MsFlags::MS_NODEV).union(MsFlags::MS_NOEXEC);
+const NOSUID_NODEV_NOEXEC: MsFlags = MsFlags::MS_NOSUID
+    .union(MsFlags::MS_NODEV)
+    .union(MsFlags::MS_NOEXEC);
 
 /// In mount order: `/dev` must exist before `/dev/pts` and `/dev/shm`, `/sys` before its cgroup.
 pub const EARLY_MOUNTS: &[EarlyMount] = &[
-    EarlyMount { fstype: "proc", source: "proc", target: "/proc", flags: NOSUID_NODEV_NOEXEC, data: "" },
-    EarlyMount { fstype: "sysfs", source: "sysfs", target: "/sys", flags: NOSUID_NODEV_NOEXEC, data: "" },
-    EarlyMount { fstype: "devtmpfs", source: "dev", target: "/dev", flags: MsFlags::MS_NOSUID, data: "mode=0755" },
+    EarlyMount {
+        fstype: "proc",
+        source: "proc",
+        target: "/proc",
+        flags: NOSUID_NODEV_NOEXEC,
+        data: "",
+    },
+    EarlyMount {
+        fstype: "sysfs",
+        source: "sysfs",
+        target: "/sys",
+        flags: NOSUID_NODEV_NOEXEC,
+        data: "",
+    },
+    EarlyMount {
+        fstype: "devtmpfs",
+        source: "dev",
+        target: "/dev",
+        flags: MsFlags::MS_NOSUID,
+        data: "mode=0755",
+    },
     EarlyMount {
         fstype: "devpts",
         source: "devpts",
@@ -30,9 +50,27 @@ pub const EARLY_MOUNTS: &[EarlyMount] = &[
         flags: MsFlags::MS_NOSUID.union(MsFlags::MS_NOEXEC),
         data: "newinstance,ptmxmode=0666,mode=0620,gid=5",
     },
-    EarlyMount { fstype: "tmpfs", source: "shm", target: "/dev/shm", flags: NOSUID_NODEV_NOEXEC, data: "mode=1777" },
-    EarlyMount { fstype: "tmpfs", source: "tmpfs", target: "/run", flags: MsFlags::MS_NOSUID.union(MsFlags::MS_NODEV), data: "mode=0755" },
-    EarlyMount { fstype: "cgroup2", source: "cgroup2", target: "/sys/fs/cgroup", flags: NOSUID_NODEV_NOEXEC, data: "nsdelegate" },
+    EarlyMount {
+        fstype: "tmpfs",
+        source: "shm",
+        target: "/dev/shm",
+        flags: NOSUID_NODEV_NOEXEC,
+        data: "mode=1777",
+    },
+    EarlyMount {
+        fstype: "tmpfs",
+        source: "tmpfs",
+        target: "/run",
+        flags: MsFlags::MS_NOSUID.union(MsFlags::MS_NODEV),
+        data: "mode=0755",
+    },
+    EarlyMount {
+        fstype: "cgroup2",
+        source: "cgroup2",
+        target: "/sys/fs/cgroup",
+        flags: NOSUID_NODEV_NOEXEC,
+        data: "nsdelegate",
+    },
 ];
 
 /// Mounts every entry of [`EARLY_MOUNTS`] below `root` (normally `/`), creating the targets.
@@ -40,7 +78,8 @@ pub const EARLY_MOUNTS: &[EarlyMount] = &[
 pub fn mount_all(root: &Path) -> Result<()> {
     for m in EARLY_MOUNTS {
         let target = root.join(m.target.trim_start_matches('/'));
-        std::fs::create_dir_all(&target).map_err(|e| AgentError::io("creating mount point", &target, e))?;
+        std::fs::create_dir_all(&target)
+            .map_err(|e| AgentError::io("creating mount point", &target, e))?;
         if is_mounted_as(&target, m.fstype) {
             continue;
         }
@@ -51,7 +90,8 @@ pub fn mount_all(root: &Path) -> Result<()> {
     // Containers and tools look for /dev/ptmx; point it at the devpts instance.
     let ptmx = root.join("dev/ptmx");
     let _ = std::fs::remove_file(&ptmx);
-    std::os::unix::fs::symlink("pts/ptmx", &ptmx).map_err(|e| AgentError::io("linking", &ptmx, e))?;
+    std::os::unix::fs::symlink("pts/ptmx", &ptmx)
+        .map_err(|e| AgentError::io("linking", &ptmx, e))?;
     Ok(())
 }
 
@@ -61,7 +101,8 @@ fn is_mounted_as(target: &Path, fstype: &str) -> bool {
         return false;
     };
     let target = target.to_string_lossy();
-    info.lines().any(|line| mountinfo_matches(line, &target, fstype))
+    info.lines()
+        .any(|line| mountinfo_matches(line, &target, fstype))
 }
 
 /// `line` is one mountinfo record: field 5 is the mount point, the type follows the ` - ` separator.
@@ -79,7 +120,12 @@ mod tests {
 
     #[test]
     fn parents_are_mounted_before_children() {
-        let pos = |t: &str| EARLY_MOUNTS.iter().position(|m| m.target == t).unwrap_or(usize::MAX);
+        let pos = |t: &str| {
+            EARLY_MOUNTS
+                .iter()
+                .position(|m| m.target == t)
+                .unwrap_or(usize::MAX)
+        };
         assert!(pos("/dev") < pos("/dev/pts"));
         assert!(pos("/dev") < pos("/dev/shm"));
         assert!(pos("/sys") < pos("/sys/fs/cgroup"));

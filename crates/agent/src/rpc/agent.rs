@@ -32,16 +32,28 @@ impl AgentService for Service {
     async fn signal_process(&self, _: &Ctx, r: pb::SignalProcessRequest) -> RpcResult<Empty> {
         containers::signal(self, r)
     }
-    async fn wait_process(&self, _: &Ctx, r: pb::WaitProcessRequest) -> RpcResult<pb::WaitProcessResponse> {
+    async fn wait_process(
+        &self,
+        _: &Ctx,
+        r: pb::WaitProcessRequest,
+    ) -> RpcResult<pb::WaitProcessResponse> {
         containers::wait(self, r).await
     }
     async fn update_container(&self, _: &Ctx, r: pb::UpdateContainerRequest) -> RpcResult<Empty> {
         containers::update(self, r)
     }
-    async fn update_ephemeral_mounts(&self, _: &Ctx, r: pb::UpdateEphemeralMountsRequest) -> RpcResult<Empty> {
+    async fn update_ephemeral_mounts(
+        &self,
+        _: &Ctx,
+        r: pb::UpdateEphemeralMountsRequest,
+    ) -> RpcResult<Empty> {
         sandbox::update_ephemeral_mounts(self, r)
     }
-    async fn stats_container(&self, _: &Ctx, r: pb::StatsContainerRequest) -> RpcResult<pb::StatsContainerResponse> {
+    async fn stats_container(
+        &self,
+        _: &Ctx,
+        r: pb::StatsContainerRequest,
+    ) -> RpcResult<pb::StatsContainerResponse> {
         containers::stats(self, r)
     }
     async fn pause_container(&self, _: &Ctx, r: pb::PauseContainerRequest) -> RpcResult<Empty> {
@@ -50,19 +62,39 @@ impl AgentService for Service {
     async fn resume_container(&self, _: &Ctx, r: pb::ResumeContainerRequest) -> RpcResult<Empty> {
         containers::resume(self, &r.container_id)
     }
-    async fn remove_stale_virtiofs_share_mounts(&self, _: &Ctx, _: pb::RemoveStaleVirtiofsShareMountsRequest) -> RpcResult<Empty> {
+    async fn remove_stale_virtiofs_share_mounts(
+        &self,
+        _: &Ctx,
+        _: pb::RemoveStaleVirtiofsShareMountsRequest,
+    ) -> RpcResult<Empty> {
         unimplemented("RemoveStaleVirtiofsShareMounts")
     }
-    async fn get_diagnostic_data(&self, _: &Ctx, _: pb::GetDiagnosticDataRequest) -> RpcResult<pb::GetDiagnosticDataResponse> {
+    async fn get_diagnostic_data(
+        &self,
+        _: &Ctx,
+        _: pb::GetDiagnosticDataRequest,
+    ) -> RpcResult<pb::GetDiagnosticDataResponse> {
         unimplemented("GetDiagnosticData")
     }
-    async fn write_stdin(&self, _: &Ctx, r: pb::WriteStreamRequest) -> RpcResult<pb::WriteStreamResponse> {
+    async fn write_stdin(
+        &self,
+        _: &Ctx,
+        r: pb::WriteStreamRequest,
+    ) -> RpcResult<pb::WriteStreamResponse> {
         containers::write_stdin(self, r).await
     }
-    async fn read_stdout(&self, _: &Ctx, r: pb::ReadStreamRequest) -> RpcResult<pb::ReadStreamResponse> {
+    async fn read_stdout(
+        &self,
+        _: &Ctx,
+        r: pb::ReadStreamRequest,
+    ) -> RpcResult<pb::ReadStreamResponse> {
         containers::read(self, r, Stream::Stdout).await
     }
-    async fn read_stderr(&self, _: &Ctx, r: pb::ReadStreamRequest) -> RpcResult<pb::ReadStreamResponse> {
+    async fn read_stderr(
+        &self,
+        _: &Ctx,
+        r: pb::ReadStreamRequest,
+    ) -> RpcResult<pb::ReadStreamResponse> {
         containers::read(self, r, Stream::Stderr).await
     }
     async fn close_stdin(&self, _: &Ctx, r: pb::CloseStdinRequest) -> RpcResult<Empty> {
@@ -71,13 +103,21 @@ impl AgentService for Service {
     async fn tty_win_resize(&self, _: &Ctx, r: pb::TtyWinResizeRequest) -> RpcResult<Empty> {
         containers::resize(self, r)
     }
-    async fn update_interface(&self, _: &Ctx, _: pb::UpdateInterfaceRequest) -> RpcResult<types::Interface> {
+    async fn update_interface(
+        &self,
+        _: &Ctx,
+        _: pb::UpdateInterfaceRequest,
+    ) -> RpcResult<types::Interface> {
         unimplemented("UpdateInterface")
     }
     async fn update_routes(&self, _: &Ctx, _: pb::UpdateRoutesRequest) -> RpcResult<pb::Routes> {
         unimplemented("UpdateRoutes")
     }
-    async fn list_interfaces(&self, _: &Ctx, _: pb::ListInterfacesRequest) -> RpcResult<pb::Interfaces> {
+    async fn list_interfaces(
+        &self,
+        _: &Ctx,
+        _: pb::ListInterfacesRequest,
+    ) -> RpcResult<pb::Interfaces> {
         unimplemented("ListInterfaces")
     }
     async fn list_routes(&self, _: &Ctx, _: pb::ListRoutesRequest) -> RpcResult<pb::Routes> {
@@ -86,10 +126,18 @@ impl AgentService for Service {
     async fn add_arp_neighbors(&self, _: &Ctx, _: pb::AddARPNeighborsRequest) -> RpcResult<Empty> {
         unimplemented("AddARPNeighbors")
     }
-    async fn get_ip_tables(&self, _: &Ctx, _: pb::GetIPTablesRequest) -> RpcResult<pb::GetIPTablesResponse> {
+    async fn get_ip_tables(
+        &self,
+        _: &Ctx,
+        _: pb::GetIPTablesRequest,
+    ) -> RpcResult<pb::GetIPTablesResponse> {
         unimplemented("GetIPTables")
     }
-    async fn set_ip_tables(&self, _: &Ctx, _: pb::SetIPTablesRequest) -> RpcResult<pb::SetIPTablesResponse> {
+    async fn set_ip_tables(
+        &self,
+        _: &Ctx,
+        _: pb::SetIPTablesRequest,
+    ) -> RpcResult<pb::SetIPTablesResponse> {
         unimplemented("SetIPTables")
     }
     async fn get_metrics(&self, _: &Ctx, _: pb::GetMetricsRequest) -> RpcResult<pb::Metrics> {
@@ -98,7 +146,11 @@ impl AgentService for Service {
     async fn mem_agent_memcg_set(&self, _: &Ctx, _: pb::MemAgentMemcgConfig) -> RpcResult<Empty> {
         unimplemented("MemAgentMemcgSet")
     }
-    async fn mem_agent_compact_set(&self, _: &Ctx, _: pb::MemAgentCompactConfig) -> RpcResult<Empty> {
+    async fn mem_agent_compact_set(
+        &self,
+        _: &Ctx,
+        _: pb::MemAgentCompactConfig,
+    ) -> RpcResult<Empty> {
         unimplemented("MemAgentCompactSet")
     }
     async fn create_sandbox(&self, _: &Ctx, r: pb::CreateSandboxRequest) -> RpcResult<Empty> {
@@ -113,13 +165,25 @@ impl AgentService for Service {
     async fn reseed_random_dev(&self, _: &Ctx, r: pb::ReseedRandomDevRequest) -> RpcResult<Empty> {
         sandbox::reseed(r)
     }
-    async fn get_guest_details(&self, _: &Ctx, r: pb::GuestDetailsRequest) -> RpcResult<pb::GuestDetailsResponse> {
+    async fn get_guest_details(
+        &self,
+        _: &Ctx,
+        r: pb::GuestDetailsRequest,
+    ) -> RpcResult<pb::GuestDetailsResponse> {
         sandbox::details(self, r)
     }
-    async fn mem_hotplug_by_probe(&self, _: &Ctx, _: pb::MemHotplugByProbeRequest) -> RpcResult<Empty> {
+    async fn mem_hotplug_by_probe(
+        &self,
+        _: &Ctx,
+        _: pb::MemHotplugByProbeRequest,
+    ) -> RpcResult<Empty> {
         unimplemented("MemHotplugByProbe")
     }
-    async fn set_guest_date_time(&self, _: &Ctx, r: pb::SetGuestDateTimeRequest) -> RpcResult<Empty> {
+    async fn set_guest_date_time(
+        &self,
+        _: &Ctx,
+        r: pb::SetGuestDateTimeRequest,
+    ) -> RpcResult<Empty> {
         sandbox::set_time(r)
     }
     async fn copy_file(&self, _: &Ctx, r: pb::CopyFileRequest) -> RpcResult<Empty> {
@@ -134,7 +198,11 @@ impl AgentService for Service {
     async fn add_swap_path(&self, _: &Ctx, _: pb::AddSwapPathRequest) -> RpcResult<Empty> {
         unimplemented("AddSwapPath")
     }
-    async fn get_volume_stats(&self, _: &Ctx, _: pb::VolumeStatsRequest) -> RpcResult<csi::VolumeStatsResponse> {
+    async fn get_volume_stats(
+        &self,
+        _: &Ctx,
+        _: pb::VolumeStatsRequest,
+    ) -> RpcResult<csi::VolumeStatsResponse> {
         unimplemented("GetVolumeStats")
     }
     async fn resize_volume(&self, _: &Ctx, _: pb::ResizeVolumeRequest) -> RpcResult<Empty> {

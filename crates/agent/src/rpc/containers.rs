@@ -3,14 +3,19 @@
 use kata_protocols::agent as pb;
 use kata_protocols::empty::Empty;
 
-use super::convert::{process_from_grpc, resources_from_grpc, spec_from_grpc, stats_to_grpc, storage_from_grpc};
+use super::convert::{
+    process_from_grpc, resources_from_grpc, spec_from_grpc, stats_to_grpc, storage_from_grpc,
+};
 use super::status::{map, RpcResult};
 use super::Service;
 use crate::container::{self, CreateRequest, ExecRequest, Stream};
 use crate::error::AgentError;
 
 pub fn create(svc: &Service, req: pb::CreateContainerRequest) -> RpcResult<Empty> {
-    let spec = req.OCI.as_ref().ok_or_else(|| AgentError::InvalidArgument("CreateContainer without OCI spec".into()));
+    let spec = req
+        .OCI
+        .as_ref()
+        .ok_or_else(|| AgentError::InvalidArgument("CreateContainer without OCI spec".into()));
     let spec = map(spec.and_then(spec_from_grpc))?;
     let cmd = CreateRequest {
         id: req.container_id,
@@ -33,18 +38,34 @@ pub async fn remove(svc: &Service, req: pb::RemoveContainerRequest) -> RpcResult
 }
 
 pub fn exec(svc: &Service, req: pb::ExecProcessRequest) -> RpcResult<Empty> {
-    let process = req.process.as_ref().ok_or_else(|| AgentError::InvalidArgument("ExecProcess without process".into()));
+    let process = req
+        .process
+        .as_ref()
+        .ok_or_else(|| AgentError::InvalidArgument("ExecProcess without process".into()));
     let process = map(process.and_then(process_from_grpc))?;
-    let cmd = ExecRequest { id: req.container_id, exec_id: req.exec_id, process };
+    let cmd = ExecRequest {
+        id: req.container_id,
+        exec_id: req.exec_id,
+        process,
+    };
     tracing::info!(container = %cmd.id, exec = %cmd.exec_id, "exec process");
     map(container::exec(&svc.sandbox, cmd)).map(|_| Empty::new())
 }
 
 pub fn signal(svc: &Service, req: pb::SignalProcessRequest) -> RpcResult<Empty> {
-    map(container::signal(&svc.sandbox, &req.container_id, &req.exec_id, req.signal)).map(|_| Empty::new())
+    map(container::signal(
+        &svc.sandbox,
+        &req.container_id,
+        &req.exec_id,
+        req.signal,
+    ))
+    .map(|_| Empty::new())
 }
 
-pub async fn wait(svc: &Service, req: pb::WaitProcessRequest) -> RpcResult<pb::WaitProcessResponse> {
+pub async fn wait(
+    svc: &Service,
+    req: pb::WaitProcessRequest,
+) -> RpcResult<pb::WaitProcessResponse> {
     let status = map(container::wait(&svc.sandbox, &req.container_id, &req.exec_id).await)?;
     let mut resp = pb::WaitProcessResponse::new();
     resp.status = status;
@@ -52,12 +73,17 @@ pub async fn wait(svc: &Service, req: pb::WaitProcessRequest) -> RpcResult<pb::W
 }
 
 pub fn update(svc: &Service, req: pb::UpdateContainerRequest) -> RpcResult<Empty> {
-    let Some(res) = req.resources.as_ref() else { return Ok(Empty::new()) };
+    let Some(res) = req.resources.as_ref() else {
+        return Ok(Empty::new());
+    };
     let res = map(resources_from_grpc(res))?;
     map(container::update(&svc.sandbox, &req.container_id, &res)).map(|_| Empty::new())
 }
 
-pub fn stats(svc: &Service, req: pb::StatsContainerRequest) -> RpcResult<pb::StatsContainerResponse> {
+pub fn stats(
+    svc: &Service,
+    req: pb::StatsContainerRequest,
+) -> RpcResult<pb::StatsContainerResponse> {
     map(container::stats(&svc.sandbox, &req.container_id)).map(|s| stats_to_grpc(&s))
 }
 
@@ -69,16 +95,29 @@ pub fn resume(svc: &Service, id: &str) -> RpcResult<Empty> {
     map(container::resume(&svc.sandbox, id)).map(|_| Empty::new())
 }
 
-pub async fn write_stdin(svc: &Service, req: pb::WriteStreamRequest) -> RpcResult<pb::WriteStreamResponse> {
-    let p = map(svc.sandbox.container(&req.container_id).and_then(|c| c.process(&req.exec_id)))?;
+pub async fn write_stdin(
+    svc: &Service,
+    req: pb::WriteStreamRequest,
+) -> RpcResult<pb::WriteStreamResponse> {
+    let p = map(svc
+        .sandbox
+        .container(&req.container_id)
+        .and_then(|c| c.process(&req.exec_id)))?;
     let n = map(p.write_stdin(&req.data).await)?;
     let mut resp = pb::WriteStreamResponse::new();
     resp.len = n as u32;
     Ok(resp)
 }
 
-pub async fn read(svc: &Service, req: pb::ReadStreamRequest, which: Stream) -> RpcResult<pb::ReadStreamResponse> {
-    let p = map(svc.sandbox.container(&req.container_id).and_then(|c| c.process(&req.exec_id)))?;
+pub async fn read(
+    svc: &Service,
+    req: pb::ReadStreamRequest,
+    which: Stream,
+) -> RpcResult<pb::ReadStreamResponse> {
+    let p = map(svc
+        .sandbox
+        .container(&req.container_id)
+        .and_then(|c| c.process(&req.exec_id)))?;
     let data = map(p.read(which, req.len as usize).await)?;
     let mut resp = pb::ReadStreamResponse::new();
     resp.data = data;
@@ -86,12 +125,18 @@ pub async fn read(svc: &Service, req: pb::ReadStreamRequest, which: Stream) -> R
 }
 
 pub async fn close_stdin(svc: &Service, req: pb::CloseStdinRequest) -> RpcResult<Empty> {
-    let p = map(svc.sandbox.container(&req.container_id).and_then(|c| c.process(&req.exec_id)))?;
+    let p = map(svc
+        .sandbox
+        .container(&req.container_id)
+        .and_then(|c| c.process(&req.exec_id)))?;
     map(p.close_stdin().await).map(|_| Empty::new())
 }
 
 pub fn resize(svc: &Service, req: pb::TtyWinResizeRequest) -> RpcResult<Empty> {
-    let p = map(svc.sandbox.container(&req.container_id).and_then(|c| c.process(&req.exec_id)))?;
+    let p = map(svc
+        .sandbox
+        .container(&req.container_id)
+        .and_then(|c| c.process(&req.exec_id)))?;
     let rows = u16::try_from(req.row).unwrap_or(u16::MAX);
     let cols = u16::try_from(req.column).unwrap_or(u16::MAX);
     map(p.resize(rows, cols)).map(|_| Empty::new())

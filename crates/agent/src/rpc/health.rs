@@ -1,7 +1,9 @@
 //! `grpc.Health`: SERVING while the agent answers, plus versions.
 
 use async_trait::async_trait;
-use kata_protocols::health::{health_check_response::ServingStatus, CheckRequest, HealthCheckResponse, VersionCheckResponse};
+use kata_protocols::health::{
+    health_check_response::ServingStatus, CheckRequest, HealthCheckResponse, VersionCheckResponse,
+};
 use kata_protocols::health_ttrpc::Health;
 use ttrpc::r#async::TtrpcContext;
 

@@ -23,7 +23,11 @@ pub struct Service {
 
 impl Service {
     pub fn new(sandbox: Arc<Sandbox>, pid1: bool, shutdown: Arc<Notify>) -> Self {
-        Service { sandbox, pid1, shutdown }
+        Service {
+            sandbox,
+            pid1,
+            shutdown,
+        }
     }
 
     /// Asks the main loop to stop (and power off as PID 1) once the current reply is sent.
@@ -45,7 +49,10 @@ pub async fn serve(addr: &str, service: Service, shutdown: Arc<Notify>) -> anyho
         .map_err(|e| anyhow::anyhow!("binding ttrpc listener {addr}: {e}"))?
         .register_service(agent)
         .register_service(health);
-    server.start().await.map_err(|e| anyhow::anyhow!("starting ttrpc server on {addr}: {e}"))?;
+    server
+        .start()
+        .await
+        .map_err(|e| anyhow::anyhow!("starting ttrpc server on {addr}: {e}"))?;
     tracing::info!(%addr, "agent listening");
     shutdown.notified().await;
     // Let the DestroySandbox reply leave before the listener goes away.

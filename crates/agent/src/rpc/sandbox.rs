@@ -31,7 +31,12 @@ pub fn destroy(svc: &Service) -> RpcResult<Empty> {
 }
 
 pub fn online_cpu_mem(svc: &Service, req: pb::OnlineCPUMemRequest) -> RpcResult<Empty> {
-    map(guest::online_cpu_mem(&svc.sandbox.layout.sysfs, req.nb_cpus, req.cpu_only)).map(|_| Empty::new())
+    map(guest::online_cpu_mem(
+        &svc.sandbox.layout.sysfs,
+        req.nb_cpus,
+        req.cpu_only,
+    ))
+    .map(|_| Empty::new())
 }
 
 pub fn reseed(req: pb::ReseedRandomDevRequest) -> RpcResult<Empty> {
@@ -58,7 +63,10 @@ pub fn details(svc: &Service, req: pb::GuestDetailsRequest) -> RpcResult<pb::Gue
 }
 
 pub fn copy_file(svc: &Service, req: pb::CopyFileRequest) -> RpcResult<Empty> {
-    let shared = map(svc.sandbox.layout.run_path(std::path::Path::new(crate::paths::SHARED_CONTAINERS)))?;
+    let shared = map(svc
+        .sandbox
+        .layout
+        .run_path(std::path::Path::new(crate::paths::SHARED_CONTAINERS)))?;
     let cmd = guest::CopyFileRequest {
         path: PathBuf::from(req.path),
         file_size: req.file_size,
@@ -72,7 +80,10 @@ pub fn copy_file(svc: &Service, req: pb::CopyFileRequest) -> RpcResult<Empty> {
     map(guest::copy_file(&shared, &cmd)).map(|_| Empty::new())
 }
 
-pub fn update_ephemeral_mounts(_svc: &Service, req: pb::UpdateEphemeralMountsRequest) -> RpcResult<Empty> {
+pub fn update_ephemeral_mounts(
+    _svc: &Service,
+    req: pb::UpdateEphemeralMountsRequest,
+) -> RpcResult<Empty> {
     if req.storages.is_empty() {
         return Ok(Empty::new());
     }

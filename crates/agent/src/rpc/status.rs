@@ -13,8 +13,12 @@ pub fn code_of(err: &AgentError) -> Code {
         AgentError::FailedPrecondition(_) => Code::FAILED_PRECONDITION,
         AgentError::Unimplemented(_) => Code::UNIMPLEMENTED,
         AgentError::Timeout(_) => Code::DEADLINE_EXCEEDED,
-        AgentError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => Code::NOT_FOUND,
-        AgentError::Io { .. } | AgentError::Container { .. } | AgentError::Internal(_) => Code::INTERNAL,
+        AgentError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            Code::NOT_FOUND
+        }
+        AgentError::Io { .. } | AgentError::Container { .. } | AgentError::Internal(_) => {
+            Code::INTERNAL
+        }
     }
 }
 
@@ -56,25 +60,54 @@ mod tests {
 
     #[test]
     fn kinds_map_to_codes() {
-        assert_eq!(code(AgentError::NotFound("container x".into())), Code::NOT_FOUND);
-        assert_eq!(code(AgentError::AlreadyExists("container x".into())), Code::ALREADY_EXISTS);
-        assert_eq!(code(AgentError::InvalidArgument("bad".into())), Code::INVALID_ARGUMENT);
         assert_eq!(
-            code(AgentError::PathEscape { path: "/etc".into(), root: "/run".into() }),
+            code(AgentError::NotFound("container x".into())),
+            Code::NOT_FOUND
+        );
+        assert_eq!(
+            code(AgentError::AlreadyExists("container x".into())),
+            Code::ALREADY_EXISTS
+        );
+        assert_eq!(
+            code(AgentError::InvalidArgument("bad".into())),
             Code::INVALID_ARGUMENT
         );
-        assert_eq!(code(AgentError::Unimplemented("AddSwap")), Code::UNIMPLEMENTED);
-        assert_eq!(code(AgentError::FailedPrecondition("eof".into())), Code::FAILED_PRECONDITION);
-        assert_eq!(code(AgentError::Timeout("disk".into())), Code::DEADLINE_EXCEEDED);
         assert_eq!(
-            code(AgentError::io("x", "/p", std::io::Error::from(std::io::ErrorKind::PermissionDenied))),
+            code(AgentError::PathEscape {
+                path: "/etc".into(),
+                root: "/run".into()
+            }),
+            Code::INVALID_ARGUMENT
+        );
+        assert_eq!(
+            code(AgentError::Unimplemented("AddSwap")),
+            Code::UNIMPLEMENTED
+        );
+        assert_eq!(
+            code(AgentError::FailedPrecondition("eof".into())),
+            Code::FAILED_PRECONDITION
+        );
+        assert_eq!(
+            code(AgentError::Timeout("disk".into())),
+            Code::DEADLINE_EXCEEDED
+        );
+        assert_eq!(
+            code(AgentError::io(
+                "x",
+                "/p",
+                std::io::Error::from(std::io::ErrorKind::PermissionDenied)
+            )),
             Code::INTERNAL
         );
     }
 
     #[test]
     fn message_carries_the_cause() {
-        let err = AgentError::io("reading", "/etc/x", std::io::Error::from_raw_os_error(libc::EACCES));
+        let err = AgentError::io(
+            "reading",
+            "/etc/x",
+            std::io::Error::from_raw_os_error(libc::EACCES),
+        );
         match to_ttrpc(err) {
             ttrpc::Error::RpcStatus(s) => {
                 assert!(s.message().contains("/etc/x"), "{}", s.message());

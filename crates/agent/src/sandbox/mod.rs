@@ -61,10 +61,7 @@ impl Layout {
 #[derive(Debug, Clone, Default)]
 pub struct SandboxInfo {
     pub id: String,
-    pub hostname: String,
     pub created: bool,
-    /// Storages mounted for the sandbox itself (released on DestroySandbox).
-    pub storages: Vec<PathBuf>,
 }
 
 pub struct Sandbox {
@@ -79,8 +76,19 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    pub fn new(layout: Layout, reaper: Reaper, mounter: Arc<dyn Mounter>, no_pivot: bool, device_timeout: Duration) -> Self {
-        let storages = StorageManager::new(mounter, layout.run_root.clone(), layout.sysfs.clone(), device_timeout);
+    pub fn new(
+        layout: Layout,
+        reaper: Reaper,
+        mounter: Arc<dyn Mounter>,
+        no_pivot: bool,
+        device_timeout: Duration,
+    ) -> Self {
+        let storages = StorageManager::new(
+            mounter,
+            layout.run_root.clone(),
+            layout.sysfs.clone(),
+            device_timeout,
+        );
         Sandbox {
             layout,
             reaper,
@@ -93,7 +101,10 @@ impl Sandbox {
     }
 
     pub fn container(&self, id: &str) -> Result<Arc<Container>> {
-        lock(&self.containers).get(id).cloned().ok_or_else(|| AgentError::NotFound(format!("container {id}")))
+        lock(&self.containers)
+            .get(id)
+            .cloned()
+            .ok_or_else(|| AgentError::NotFound(format!("container {id}")))
     }
 
     pub fn has_container(&self, id: &str) -> bool {
@@ -117,17 +128,17 @@ impl Sandbox {
         lock(&self.containers).keys().cloned().collect()
     }
 
-    pub fn info(&self) -> SandboxInfo {
-        lock(&self.info).clone()
-    }
-
     /// CreateSandbox: records the identity, sets the hostname, mounts the sandbox storages.
     pub fn create(&self, id: String, hostname: String, storages: &[StorageSpec]) -> Result<()> {
         if lock(&self.info).created {
-            return Err(AgentError::AlreadyExists(format!("sandbox {}", lock(&self.info).id)));
+            return Err(AgentError::AlreadyExists(format!(
+                "sandbox {}",
+                lock(&self.info).id
+            )));
         }
         if !hostname.is_empty() {
-            nix::unistd::sethostname(&hostname).map_err(|e| AgentError::errno("setting hostname", hostname.clone(), e))?;
+            nix::unistd::sethostname(&hostname)
+                .map_err(|e| AgentError::errno("setting hostname", hostname.clone(), e))?;
         }
         let mut mounted = Vec::new();
         for s in storages {
@@ -141,7 +152,8 @@ impl Sandbox {
                 }
             }
         }
-        *lock(&self.info) = SandboxInfo { id, hostname, created: true, storages: mounted };
+        tracing::debug!(sandbox = %id, hostname = %hostname, storages = mounted.len(), "sandbox created");
+        *lock(&self.info) = SandboxInfo { id, created: true };
         Ok(())
     }
 

@@ -17,25 +17,40 @@ pub fn mount_virtio_blk(ctx: &Context<'_>, spec: &StorageSpec) -> Result<()> {
         PathBuf::from(&spec.source)
     } else {
         let slots = parse_pci_path(&spec.source)?;
-        wait_for(ctx, &format!("virtio-blk at PCI path {}", spec.source), || pci_block_device(ctx.sysfs, &slots))?
+        wait_for(
+            ctx,
+            &format!("virtio-blk at PCI path {}", spec.source),
+            || pci_block_device(ctx.sysfs, &slots),
+        )?
     };
     mount_device(ctx, spec, &dev)
 }
 
 pub fn mount_scsi(ctx: &Context<'_>, spec: &StorageSpec) -> Result<()> {
     let (target, lun) = parse_scsi_addr(&spec.source)?;
-    let dev = wait_for(ctx, &format!("scsi disk {}", spec.source), || scsi_block_device(ctx.sysfs, target, lun))?;
+    let dev = wait_for(ctx, &format!("scsi disk {}", spec.source), || {
+        scsi_block_device(ctx.sysfs, target, lun)
+    })?;
     mount_device(ctx, spec, &dev)
 }
 
 fn mount_device(ctx: &Context<'_>, spec: &StorageSpec, dev: &Path) -> Result<()> {
     if spec.fstype.is_empty() {
-        return Err(AgentError::InvalidArgument(format!("{} storage without fstype", spec.driver)));
+        return Err(AgentError::InvalidArgument(format!(
+            "{} storage without fstype",
+            spec.driver
+        )));
     }
     std::fs::create_dir_all(&spec.mount_point)
         .map_err(|e| AgentError::io("creating mount point", &spec.mount_point, e))?;
     let opts = MountOptions::parse(&spec.options);
-    ctx.mounter.mount(&dev.to_string_lossy(), &spec.mount_point, &spec.fstype, opts.flags, &opts.data)
+    ctx.mounter.mount(
+        &dev.to_string_lossy(),
+        &spec.mount_point,
+        &spec.fstype,
+        opts.flags,
+        &opts.data,
+    )
 }
 
 /// Polls `find` until it names a device or the hot-plug timeout passes.
@@ -65,7 +80,9 @@ pub fn parse_pci_path(path: &str) -> Result<Vec<u8>> {
         .collect();
     let slots = slots?;
     if slots.is_empty() {
-        return Err(AgentError::InvalidArgument(format!("invalid PCI path {path:?}")));
+        return Err(AgentError::InvalidArgument(format!(
+            "invalid PCI path {path:?}"
+        )));
     }
     Ok(slots)
 }
@@ -88,7 +105,10 @@ fn pci_block_device(sysfs: &Path, slots: &[u8]) -> Option<PathBuf> {
             bus = child_bus(&dir)?;
         }
     }
-    let virtio = std::fs::read_dir(&dir).ok()?.flatten().find(|e| e.file_name().to_string_lossy().starts_with("virtio"))?;
+    let virtio = std::fs::read_dir(&dir)
+        .ok()?
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("virtio"))?;
     first_entry(&virtio.path().join("block"))
 }
 
@@ -97,7 +117,9 @@ fn child_bus(bridge: &Path) -> Option<String> {
         let name = e.file_name().to_string_lossy().to_string();
         let mut parts = name.splitn(3, ':');
         match (parts.next(), parts.next(), parts.next()) {
-            (Some(dom), Some(bus), Some(_)) if dom.len() == 4 && bus.len() == 2 => Some(format!("{dom}:{bus}")),
+            (Some(dom), Some(bus), Some(_)) if dom.len() == 4 && bus.len() == 2 => {
+                Some(format!("{dom}:{bus}"))
+            }
             _ => None,
         }
     })
@@ -144,17 +166,26 @@ mod tests {
     #[test]
     fn device_found_behind_a_bridge_in_a_fake_sysfs() {
         let sys = tempfile::tempdir().expect("tempdir");
-        let dev = sys.path().join("devices/pci0000:00/0000:00:02.0/0000:01:03.0/virtio4/block/vdb");
+        let dev = sys
+            .path()
+            .join("devices/pci0000:00/0000:00:02.0/0000:01:03.0/virtio4/block/vdb");
         std::fs::create_dir_all(&dev).expect("mkdir");
-        assert_eq!(pci_block_device(sys.path(), &[2, 3]), Some(PathBuf::from("/dev/vdb")));
+        assert_eq!(
+            pci_block_device(sys.path(), &[2, 3]),
+            Some(PathBuf::from("/dev/vdb"))
+        );
         assert_eq!(pci_block_device(sys.path(), &[2, 4]), None);
     }
 
     #[test]
     fn scsi_disk_found_in_a_fake_sysfs() {
         let sys = tempfile::tempdir().expect("tempdir");
-        std::fs::create_dir_all(sys.path().join("bus/scsi/devices/0:0:0:1/block/sdb")).expect("mkdir");
-        assert_eq!(scsi_block_device(sys.path(), 0, 1), Some(PathBuf::from("/dev/sdb")));
+        std::fs::create_dir_all(sys.path().join("bus/scsi/devices/0:0:0:1/block/sdb"))
+            .expect("mkdir");
+        assert_eq!(
+            scsi_block_device(sys.path(), 0, 1),
+            Some(PathBuf::from("/dev/sdb"))
+        );
     }
 
     #[test]

@@ -8,10 +8,19 @@ pub fn mount(ctx: &Context<'_>, spec: &StorageSpec) -> Result<()> {
     std::fs::create_dir_all(&spec.mount_point)
         .map_err(|e| AgentError::io("creating mount point", &spec.mount_point, e))?;
     let opts = MountOptions::parse(&spec.options);
-    let fstype = if spec.fstype.is_empty() { "tmpfs" } else { spec.fstype.as_str() };
-    let source = if spec.source.is_empty() { fstype } else { spec.source.as_str() };
+    let fstype = if spec.fstype.is_empty() {
+        "tmpfs"
+    } else {
+        spec.fstype.as_str()
+    };
+    let source = if spec.source.is_empty() {
+        fstype
+    } else {
+        spec.source.as_str()
+    };
     let data = opts.data_without(|k| k == "fsgid");
-    ctx.mounter.mount(source, &spec.mount_point, fstype, opts.flags, &data)?;
+    ctx.mounter
+        .mount(source, &spec.mount_point, fstype, opts.flags, &data)?;
     let gid = fsgid(&opts)?.or(spec.fs_group);
     apply_fs_group(&spec.mount_point, gid)
 }
@@ -19,7 +28,10 @@ pub fn mount(ctx: &Context<'_>, spec: &StorageSpec) -> Result<()> {
 /// The `fsgid=` option, if any.
 pub fn fsgid(opts: &MountOptions) -> Result<Option<u32>> {
     opts.value("fsgid")
-        .map(|v| v.parse().map_err(|_| AgentError::InvalidArgument(format!("invalid fsgid={v}"))))
+        .map(|v| {
+            v.parse()
+                .map_err(|_| AgentError::InvalidArgument(format!("invalid fsgid={v}")))
+        })
         .transpose()
 }
 
@@ -49,7 +61,10 @@ mod tests {
         let p = m.add(&spec).expect("add");
         assert!(p.is_dir());
         let call = &fake.mounts()[0];
-        assert_eq!((call.fstype.as_str(), call.data.as_str()), ("tmpfs", "size=1m"));
+        assert_eq!(
+            (call.fstype.as_str(), call.data.as_str()),
+            ("tmpfs", "size=1m")
+        );
     }
 
     #[test]

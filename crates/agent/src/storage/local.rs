@@ -12,11 +12,14 @@ const DEFAULT_MODE: u32 = 0o777;
 pub fn create(_ctx: &Context<'_>, spec: &StorageSpec) -> Result<()> {
     let opts = MountOptions::parse(&spec.options);
     let mode = match opts.value("mode") {
-        Some(m) => u32::from_str_radix(m, 8).map_err(|_| AgentError::InvalidArgument(format!("invalid mode={m}")))?,
+        Some(m) => u32::from_str_radix(m, 8)
+            .map_err(|_| AgentError::InvalidArgument(format!("invalid mode={m}")))?,
         None => DEFAULT_MODE,
     };
     if mode > 0o7777 {
-        return Err(AgentError::InvalidArgument(format!("invalid mode={mode:o}")));
+        return Err(AgentError::InvalidArgument(format!(
+            "invalid mode={mode:o}"
+        )));
     }
     std::fs::create_dir_all(&spec.mount_point)
         .map_err(|e| AgentError::io("creating local storage", &spec.mount_point, e))?;
@@ -67,15 +70,24 @@ mod tests {
         let run = tempfile::tempdir().expect("tempdir");
         let m = manager(Arc::new(FakeMounter::default()), run.path());
         let p = m.add(&local(&[])).expect("add");
-        assert_eq!(std::fs::metadata(&p).expect("meta").permissions().mode() & 0o777, 0o777);
+        assert_eq!(
+            std::fs::metadata(&p).expect("meta").permissions().mode() & 0o777,
+            0o777
+        );
     }
 
     #[test]
     fn bad_mode_is_invalid_argument() {
         let run = tempfile::tempdir().expect("tempdir");
         let m = manager(Arc::new(FakeMounter::default()), run.path());
-        assert!(matches!(m.add(&local(&["mode=abc"])), Err(AgentError::InvalidArgument(_))));
-        assert!(matches!(m.add(&local(&["mode=77777"])), Err(AgentError::InvalidArgument(_))));
+        assert!(matches!(
+            m.add(&local(&["mode=abc"])),
+            Err(AgentError::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            m.add(&local(&["mode=77777"])),
+            Err(AgentError::InvalidArgument(_))
+        ));
     }
 
     #[test]
@@ -83,7 +95,8 @@ mod tests {
         let run = tempfile::tempdir().expect("tempdir");
         let outside = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(run.path().join("sandbox")).expect("mkdir");
-        std::os::unix::fs::symlink(outside.path(), run.path().join("sandbox/local")).expect("symlink");
+        std::os::unix::fs::symlink(outside.path(), run.path().join("sandbox/local"))
+            .expect("symlink");
         let m = manager(Arc::new(FakeMounter::default()), run.path());
         let p = m.add(&local(&[])).expect("add");
         assert!(p.starts_with(run.path()), "{}", p.display());

@@ -38,7 +38,15 @@ pub struct StorageSpec {
 }
 
 /// Driver names understood by this agent (reported by GetGuestDetails).
-pub const DRIVERS: &[&str] = &["virtio-fs", "9p", "blk", "virtio-blk", "scsi", "ephemeral", "local"];
+pub const DRIVERS: &[&str] = &[
+    "virtio-fs",
+    "9p",
+    "blk",
+    "virtio-blk",
+    "scsi",
+    "ephemeral",
+    "local",
+];
 
 /// What a handler needs from its environment.
 pub struct Context<'a> {
@@ -60,8 +68,19 @@ pub struct StorageManager {
 }
 
 impl StorageManager {
-    pub fn new(mounter: Arc<dyn Mounter>, run_root: PathBuf, sysfs: PathBuf, device_timeout: Duration) -> Self {
-        StorageManager { mounter, run_root, sysfs, device_timeout, refs: Mutex::new(HashMap::new()) }
+    pub fn new(
+        mounter: Arc<dyn Mounter>,
+        run_root: PathBuf,
+        sysfs: PathBuf,
+        device_timeout: Duration,
+    ) -> Self {
+        StorageManager {
+            mounter,
+            run_root,
+            sysfs,
+            device_timeout,
+            refs: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Mounts `spec` (or takes one more reference to it) and returns the guest path.
@@ -74,7 +93,11 @@ impl StorageManager {
                 return Ok(mount_point);
             }
         }
-        let ctx = Context { mounter: self.mounter.as_ref(), sysfs: &self.sysfs, device_timeout: self.device_timeout };
+        let ctx = Context {
+            mounter: self.mounter.as_ref(),
+            sysfs: &self.sysfs,
+            device_timeout: self.device_timeout,
+        };
         let mut spec = spec.clone();
         spec.mount_point = mount_point.clone();
         match spec.driver.as_str() {
@@ -84,7 +107,11 @@ impl StorageManager {
             "scsi" => device::mount_scsi(&ctx, &spec)?,
             "ephemeral" => ephemeral::mount(&ctx, &spec)?,
             "local" => local::create(&ctx, &spec)?,
-            other => return Err(AgentError::InvalidArgument(format!("unknown storage driver {other:?}"))),
+            other => {
+                return Err(AgentError::InvalidArgument(format!(
+                    "unknown storage driver {other:?}"
+                )))
+            }
         }
         self.lock().insert(mount_point.clone(), 1);
         Ok(mount_point)
@@ -116,10 +143,14 @@ impl StorageManager {
     pub fn release_all(&self) -> Vec<AgentError> {
         let mut points: Vec<PathBuf> = self.lock().drain().map(|(p, _)| p).collect();
         points.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
-        points.iter().filter_map(|p| self.mounter.unmount(p).err()).collect()
+        points
+            .iter()
+            .filter_map(|p| self.mounter.unmount(p).err())
+            .collect()
     }
 
     /// How many users `mount_point` has.
+    #[cfg(test)]
     pub fn refcount(&self, mount_point: &Path) -> usize {
         self.lock().get(mount_point).copied().unwrap_or(0)
     }
@@ -144,7 +175,8 @@ fn apply_fs_group(path: &Path, gid: Option<u32>) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     nix::unistd::chown(path, None, Some(nix::unistd::Gid::from_raw(gid)))
         .map_err(|e| AgentError::errno("changing group of", path, e))?;
-    let meta = std::fs::metadata(path).map_err(|e| AgentError::io("reading metadata of", path, e))?;
+    let meta =
+        std::fs::metadata(path).map_err(|e| AgentError::io("reading metadata of", path, e))?;
     let mode = meta.permissions().mode() | 0o2000 | 0o070;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .map_err(|e| AgentError::io("setting mode of", path, e))
@@ -156,7 +188,12 @@ pub(crate) mod tests {
     use crate::storage::mounter::fake::FakeMounter;
 
     pub fn manager(fake: Arc<FakeMounter>, run_root: &Path) -> StorageManager {
-        StorageManager::new(fake, run_root.to_path_buf(), PathBuf::from("/nonexistent-sys"), Duration::from_millis(50))
+        StorageManager::new(
+            fake,
+            run_root.to_path_buf(),
+            PathBuf::from("/nonexistent-sys"),
+            Duration::from_millis(50),
+        )
     }
 
     fn virtiofs() -> StorageSpec {
@@ -189,7 +226,10 @@ pub(crate) mod tests {
     fn unknown_driver_is_invalid_argument() {
         let run = tempfile::tempdir().expect("tempdir");
         let m = manager(Arc::new(FakeMounter::default()), run.path());
-        let spec = StorageSpec { driver: "nvdimm-x".into(), ..virtiofs() };
+        let spec = StorageSpec {
+            driver: "nvdimm-x".into(),
+            ..virtiofs()
+        };
         assert!(matches!(m.add(&spec), Err(AgentError::InvalidArgument(_))));
     }
 
@@ -199,8 +239,14 @@ pub(crate) mod tests {
         let run = tempfile::tempdir().expect("tempdir");
         let m = manager(fake.clone(), run.path());
         for bad in ["/etc", "/run/kata-containers/../../etc", "relative"] {
-            let spec = StorageSpec { mount_point: PathBuf::from(bad), ..virtiofs() };
-            assert!(matches!(m.add(&spec), Err(AgentError::PathEscape { .. })), "{bad}");
+            let spec = StorageSpec {
+                mount_point: PathBuf::from(bad),
+                ..virtiofs()
+            };
+            assert!(
+                matches!(m.add(&spec), Err(AgentError::PathEscape { .. })),
+                "{bad}"
+            );
         }
         assert!(fake.mounts().is_empty());
     }

@@ -8,7 +8,14 @@ use crate::error::{AgentError, Result};
 
 /// Mounting and unmounting.
 pub trait Mounter: Send + Sync {
-    fn mount(&self, source: &str, target: &Path, fstype: &str, flags: MsFlags, data: &str) -> Result<()>;
+    fn mount(
+        &self,
+        source: &str,
+        target: &Path,
+        fstype: &str,
+        flags: MsFlags,
+        data: &str,
+    ) -> Result<()>;
     fn unmount(&self, target: &Path) -> Result<()>;
 }
 
@@ -16,7 +23,14 @@ pub trait Mounter: Send + Sync {
 pub struct SysMounter;
 
 impl Mounter for SysMounter {
-    fn mount(&self, source: &str, target: &Path, fstype: &str, flags: MsFlags, data: &str) -> Result<()> {
+    fn mount(
+        &self,
+        source: &str,
+        target: &Path,
+        fstype: &str,
+        flags: MsFlags,
+        data: &str,
+    ) -> Result<()> {
         let data = (!data.is_empty()).then_some(data);
         let fstype = (!fstype.is_empty()).then_some(fstype);
         nix::mount::mount(Some(source), target, fstype, flags, data)
@@ -65,7 +79,14 @@ pub mod fake {
     }
 
     impl Mounter for FakeMounter {
-        fn mount(&self, source: &str, target: &Path, fstype: &str, flags: MsFlags, data: &str) -> Result<()> {
+        fn mount(
+            &self,
+            source: &str,
+            target: &Path,
+            fstype: &str,
+            flags: MsFlags,
+            data: &str,
+        ) -> Result<()> {
             if let Ok(mut m) = self.mounts.lock() {
                 m.push(Call {
                     source: source.into(),

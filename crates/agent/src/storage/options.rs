@@ -15,19 +15,29 @@ impl MountOptions {
     pub fn parse<S: AsRef<str>>(options: &[S]) -> Self {
         let mut flags = MsFlags::empty();
         let mut data = Vec::new();
-        for opt in options.iter().flat_map(|o| o.as_ref().split(',')).map(str::trim).filter(|o| !o.is_empty()) {
+        for opt in options
+            .iter()
+            .flat_map(|o| o.as_ref().split(','))
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+        {
             match flag_of(opt) {
                 Some((f, true)) => flags.insert(f),
                 Some((f, false)) => flags.remove(f),
                 None => data.push(opt.to_string()),
             }
         }
-        MountOptions { flags, data: data.join(",") }
+        MountOptions {
+            flags,
+            data: data.join(","),
+        }
     }
 
     /// The value of a `key=value` data option.
     pub fn value(&self, key: &str) -> Option<&str> {
-        self.data.split(',').find_map(|kv| kv.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+        self.data
+            .split(',')
+            .find_map(|kv| kv.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
     }
 
     /// Data with `key=value` options for which `drop` is true removed.
@@ -83,7 +93,10 @@ mod tests {
     #[test]
     fn flags_and_data_are_separated() {
         let o = MountOptions::parse(&["ro", "nosuid,nodev", "size=64m", "mode=1777"]);
-        assert_eq!(o.flags, MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV);
+        assert_eq!(
+            o.flags,
+            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV
+        );
         assert_eq!(o.data, "size=64m,mode=1777");
         assert_eq!(o.value("mode"), Some("1777"));
         assert_eq!(o.value("size"), Some("64m"));
@@ -98,7 +111,10 @@ mod tests {
 
     #[test]
     fn rbind_sets_recursive_bind() {
-        assert_eq!(MountOptions::parse(&["rbind"]).flags, MsFlags::MS_BIND | MsFlags::MS_REC);
+        assert_eq!(
+            MountOptions::parse(&["rbind"]).flags,
+            MsFlags::MS_BIND | MsFlags::MS_REC
+        );
     }
 
     #[test]

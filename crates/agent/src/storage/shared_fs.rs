@@ -14,15 +14,28 @@ pub fn mount_9p(ctx: &Context<'_>, spec: &StorageSpec) -> Result<()> {
     mount_tag(ctx, spec, "9p", "trans=virtio,version=9p2000.L,cache=mmap")
 }
 
-fn mount_tag(ctx: &Context<'_>, spec: &StorageSpec, fstype: &str, default_data: &str) -> Result<()> {
+fn mount_tag(
+    ctx: &Context<'_>,
+    spec: &StorageSpec,
+    fstype: &str,
+    default_data: &str,
+) -> Result<()> {
     if spec.source.is_empty() {
-        return Err(AgentError::InvalidArgument(format!("{} storage without a source tag", spec.driver)));
+        return Err(AgentError::InvalidArgument(format!(
+            "{} storage without a source tag",
+            spec.driver
+        )));
     }
     std::fs::create_dir_all(&spec.mount_point)
         .map_err(|e| AgentError::io("creating mount point", &spec.mount_point, e))?;
     let opts = MountOptions::parse(&spec.options);
-    let data = if opts.data.is_empty() { default_data.to_string() } else { opts.data.clone() };
-    ctx.mounter.mount(&spec.source, &spec.mount_point, fstype, opts.flags, &data)
+    let data = if opts.data.is_empty() {
+        default_data.to_string()
+    } else {
+        opts.data.clone()
+    };
+    ctx.mounter
+        .mount(&spec.source, &spec.mount_point, fstype, opts.flags, &data)
 }
 
 #[cfg(test)]
@@ -67,6 +80,9 @@ mod tests {
             ..Default::default()
         };
         m.add(&spec).expect("add");
-        assert_eq!(fake.mounts()[0].data, "trans=virtio,version=9p2000.L,cache=mmap");
+        assert_eq!(
+            fake.mounts()[0].data,
+            "trans=virtio,version=9p2000.L,cache=mmap"
+        );
     }
 }

@@ -1,7 +1,9 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code)]
 
-use kata_config::{Config, ConfigError, HostFacts, LoadedConfig};
+use kata_config::annotations::apply_with;
+use kata_config::{AnnotationError, Config, ConfigError, HostFacts, LoadedConfig};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 pub const QEMU: &str = "/usr/bin/qemu-system-x86_64";
@@ -51,4 +53,34 @@ pub fn load(text: &str) -> Result<LoadedConfig, ConfigError> {
 /// A minimal valid file (initrd boot) followed by `extra` lines in `[hypervisor.qemu]`.
 pub fn qemu(extra: &str) -> String {
     format!("[hypervisor.qemu]\ninitrd = \"{INITRD}\"\n{extra}\n")
+}
+
+/// Every annotation enabled, every allow-list set.
+pub fn open_config(boot: &str) -> Config {
+    let text = format!(
+        "[hypervisor.qemu]\n{boot}\nenable_annotations = [\".*\"]\n\
+         valid_hypervisor_paths = [\"/usr/bin/qemu-system-*\"]\n\
+         valid_jailer_paths = [\"/usr/bin/*\"]\n\
+         valid_kernel_paths = [\"/usr/share/kata-containers/*\"]\n\
+         valid_image_paths = [\"/usr/share/kata-containers/*\"]\n\
+         valid_initrd_paths = [\"/usr/share/kata-containers/*\"]\n\
+         valid_firmware_paths = [\"/usr/share/kata-containers/*\"]\n\
+         valid_virtio_fs_daemon_paths = [\"/usr/libexec/virtiofsd\"]\n\
+         valid_vhost_user_store_paths = [\"/var/run/kata-containers/*\"]\n\
+         valid_file_mem_backends = [\"/dev/hugepages\"]\n\
+         valid_entropy_sources = [\"/dev/urandom\", \"/dev/random\", \"\"]\n"
+    );
+    load(&text).expect("load").config
+}
+
+pub fn initrd_boot() -> String {
+    format!("initrd = \"{INITRD}\"")
+}
+
+pub fn apply(c: &mut Config, pairs: &[(&str, &str)]) -> Result<Vec<String>, AnnotationError> {
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    apply_with(c, &map, &host())
 }

@@ -86,13 +86,21 @@ impl Agent for KataAgent {
                 km
             })
             .collect();
-        self.client.agent.create_sandbox(short(), &r).await.map_err(err)?;
+        self.client
+            .agent
+            .create_sandbox(short(), &r)
+            .await
+            .map_err(err)?;
         Ok(())
     }
 
     async fn destroy_sandbox(&self) -> AgentResult<()> {
         let r = pb::DestroySandboxRequest::new();
-        self.client.agent.destroy_sandbox(short(), &r).await.map_err(err)?;
+        self.client
+            .agent
+            .destroy_sandbox(short(), &r)
+            .await
+            .map_err(err)?;
         Ok(())
     }
 
@@ -102,14 +110,22 @@ impl Agent for KataAgent {
         r.exec_id = req.exec_id;
         r.storages = req.storages.iter().map(storage_pb).collect();
         r.OCI = Some(spec_to_pb(&req.spec)).into();
-        self.client.agent.create_container(short(), &r).await.map_err(err)?;
+        self.client
+            .agent
+            .create_container(short(), &r)
+            .await
+            .map_err(err)?;
         Ok(())
     }
 
     async fn start_container(&self, container_id: &str) -> AgentResult<()> {
         let mut r = pb::StartContainerRequest::new();
         r.container_id = container_id.to_owned();
-        self.client.agent.start_container(short(), &r).await.map_err(err)?;
+        self.client
+            .agent
+            .start_container(short(), &r)
+            .await
+            .map_err(err)?;
         Ok(())
     }
 
@@ -118,7 +134,11 @@ impl Agent for KataAgent {
         r.container_id = container_id.to_owned();
         r.timeout = timeout_secs;
         let ctx = context::with_duration(SHORT + Duration::from_secs(u64::from(timeout_secs)));
-        self.client.agent.remove_container(ctx, &r).await.map_err(err)?;
+        self.client
+            .agent
+            .remove_container(ctx, &r)
+            .await
+            .map_err(err)?;
         Ok(())
     }
 
@@ -127,7 +147,11 @@ impl Agent for KataAgent {
         r.container_id = cid.to_owned();
         r.exec_id = eid.to_owned();
         r.process = Some(process_to_pb(&process)).into();
-        self.client.agent.exec_process(short(), &r).await.map_err(err)?;
+        self.client
+            .agent
+            .exec_process(short(), &r)
+            .await
+            .map_err(err)?;
         Ok(())
     }
 
@@ -136,7 +160,11 @@ impl Agent for KataAgent {
         r.container_id = cid.to_owned();
         r.exec_id = eid.to_owned();
         r.signal = signal;
-        self.client.agent.signal_process(short(), &r).await.map_err(err)?;
+        self.client
+            .agent
+            .signal_process(short(), &r)
+            .await
+            .map_err(err)?;
         Ok(())
     }
 
@@ -144,7 +172,12 @@ impl Agent for KataAgent {
         let mut r = pb::WaitProcessRequest::new();
         r.container_id = cid.to_owned();
         r.exec_id = eid.to_owned();
-        let resp = self.client.agent.wait_process(long(), &r).await.map_err(err)?;
+        let resp = self
+            .client
+            .agent
+            .wait_process(long(), &r)
+            .await
+            .map_err(err)?;
         Ok(resp.status)
     }
 
@@ -153,7 +186,12 @@ impl Agent for KataAgent {
         r.container_id = cid.to_owned();
         r.exec_id = eid.to_owned();
         r.data = data.to_vec();
-        let resp = self.client.agent.write_stdin(short(), &r).await.map_err(err)?;
+        let resp = self
+            .client
+            .agent
+            .write_stdin(short(), &r)
+            .await
+            .map_err(err)?;
         Ok(resp.len as usize)
     }
 
@@ -161,7 +199,11 @@ impl Agent for KataAgent {
         let mut r = pb::CloseStdinRequest::new();
         r.container_id = cid.to_owned();
         r.exec_id = eid.to_owned();
-        self.client.agent.close_stdin(short(), &r).await.map_err(err)?;
+        self.client
+            .agent
+            .close_stdin(short(), &r)
+            .await
+            .map_err(err)?;
         Ok(())
     }
 
@@ -170,7 +212,12 @@ impl Agent for KataAgent {
         r.container_id = cid.to_owned();
         r.exec_id = eid.to_owned();
         r.len = len;
-        let resp = self.client.agent.read_stdout(long(), &r).await.map_err(err)?;
+        let resp = self
+            .client
+            .agent
+            .read_stdout(long(), &r)
+            .await
+            .map_err(err)?;
         Ok(resp.data)
     }
 
@@ -179,7 +226,12 @@ impl Agent for KataAgent {
         r.container_id = cid.to_owned();
         r.exec_id = eid.to_owned();
         r.len = len;
-        let resp = self.client.agent.read_stderr(long(), &r).await.map_err(err)?;
+        let resp = self
+            .client
+            .agent
+            .read_stderr(long(), &r)
+            .await
+            .map_err(err)?;
         Ok(resp.data)
     }
 
@@ -189,14 +241,23 @@ impl Agent for KataAgent {
         r.exec_id = eid.to_owned();
         r.row = rows;
         r.column = cols;
-        self.client.agent.tty_win_resize(short(), &r).await.map_err(err)?;
+        self.client
+            .agent
+            .tty_win_resize(short(), &r)
+            .await
+            .map_err(err)?;
         Ok(())
     }
 
     async fn stats_container(&self, cid: &str) -> AgentResult<ContainerStats> {
         let mut r = pb::StatsContainerRequest::new();
         r.container_id = cid.to_owned();
-        let resp = self.client.agent.stats_container(short(), &r).await.map_err(err)?;
+        let resp = self
+            .client
+            .agent
+            .stats_container(short(), &r)
+            .await
+            .map_err(err)?;
         let mut out = ContainerStats::default();
         if let Some(cg) = resp.cgroup_stats.as_ref() {
             if let Some(cpu) = cg.cpu_stats.as_ref().and_then(|c| c.cpu_usage.as_ref()) {
@@ -220,14 +281,22 @@ impl Agent for KataAgent {
     async fn pause_container(&self, cid: &str) -> AgentResult<()> {
         let mut r = pb::PauseContainerRequest::new();
         r.container_id = cid.to_owned();
-        self.client.agent.pause_container(short(), &r).await.map_err(err)?;
+        self.client
+            .agent
+            .pause_container(short(), &r)
+            .await
+            .map_err(err)?;
         Ok(())
     }
 
     async fn resume_container(&self, cid: &str) -> AgentResult<()> {
         let mut r = pb::ResumeContainerRequest::new();
         r.container_id = cid.to_owned();
-        self.client.agent.resume_container(short(), &r).await.map_err(err)?;
+        self.client
+            .agent
+            .resume_container(short(), &r)
+            .await
+            .map_err(err)?;
         Ok(())
     }
 
@@ -235,13 +304,22 @@ impl Agent for KataAgent {
         let mut r = pb::UpdateContainerRequest::new();
         r.container_id = cid.to_owned();
         r.resources = Some(resources_to_pb(&resources)).into();
-        self.client.agent.update_container(short(), &r).await.map_err(err)?;
+        self.client
+            .agent
+            .update_container(short(), &r)
+            .await
+            .map_err(err)?;
         Ok(())
     }
 
     async fn get_oom_event(&self) -> AgentResult<String> {
         let r = pb::GetOOMEventRequest::new();
-        let resp = self.client.agent.get_oom_event(long(), &r).await.map_err(err)?;
+        let resp = self
+            .client
+            .agent
+            .get_oom_event(long(), &r)
+            .await
+            .map_err(err)?;
         Ok(resp.container_id)
     }
 }

@@ -7,7 +7,10 @@ use oci_spec::runtime::{LinuxResources, Process, Spec};
 use serde_json::Value;
 
 fn s(v: &Value, key: &str) -> String {
-    v.get(key).and_then(Value::as_str).unwrap_or_default().to_owned()
+    v.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn b(v: &Value, key: &str) -> bool {
@@ -29,7 +32,11 @@ fn u32_(v: &Value, key: &str) -> u32 {
 fn strings(v: &Value, key: &str) -> Vec<String> {
     v.get(key)
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -60,7 +67,12 @@ fn process_pb(p: &Value) -> pb::Process {
         user.AdditionalGids = u
             .get("additionalGids")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|g| g.as_u64()).filter_map(|g| u32::try_from(g).ok()).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|g| g.as_u64())
+                    .filter_map(|g| u32::try_from(g).ok())
+                    .collect()
+            })
             .unwrap_or_default();
         user.Username = s(u, "username");
         out.User = Some(user).into();
@@ -239,11 +251,17 @@ mod tests {
         assert!(p.Terminal);
         assert_eq!(p.Args, ["uname", "-a"]);
         assert_eq!(p.User.as_ref().map(|u| (u.UID, u.GID)), Some((1000, 100)));
-        assert_eq!(p.Capabilities.as_ref().map(|c| c.Bounding.clone()), Some(vec!["CAP_KILL".to_string()]));
+        assert_eq!(
+            p.Capabilities.as_ref().map(|c| c.Bounding.clone()),
+            Some(vec!["CAP_KILL".to_string()])
+        );
         assert_eq!(p.Rlimits[0].Type, "RLIMIT_NOFILE");
         assert!(p.NoNewPrivileges);
         let root = pb.Root.as_ref().expect("root");
-        assert_eq!(root.Path, "/run/kata-containers/shared/containers/c1/rootfs");
+        assert_eq!(
+            root.Path,
+            "/run/kata-containers/shared/containers/c1/rootfs"
+        );
         assert!(root.Readonly);
         assert_eq!(pb.Hostname, "pod");
         assert_eq!(pb.Mounts[0].type_, "proc");
@@ -254,6 +272,9 @@ mod tests {
         let r = l.Resources.as_ref().expect("resources");
         assert_eq!(r.Memory.as_ref().map(|m| m.Limit), Some(1048576));
         assert_eq!(r.Pids.as_ref().map(|p| p.Limit), Some(5));
-        assert_eq!(l.Sysctl.get("net.ipv4.ip_forward").map(String::as_str), Some("1"));
+        assert_eq!(
+            l.Sysctl.get("net.ipv4.ip_forward").map(String::as_str),
+            Some("1")
+        );
     }
 }

@@ -7,9 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use kata_agent_client::{AgentAddress, AgentClient};
 use kata_config::Config;
-use kata_hypervisor::{
-    Accelerator, AgentChannel, BootSpec, CpuSpec, MemorySpec, SharedFs, VmSpec,
-};
+use kata_hypervisor::{Accelerator, AgentChannel, BootSpec, CpuSpec, MemorySpec, SharedFs, VmSpec};
 use kata_qemu::QemuVm;
 use kata_vm_daemons::{VirtioFsConfig, VirtioFsDaemon, VsockConfig, VsockDaemon};
 use tokio::sync::Mutex;
@@ -52,7 +50,12 @@ fn accelerator() -> Accelerator {
     }
 }
 
-pub(super) fn vm_spec(config: &Config, plan: &LaunchPlan, vsock: &VsockConfig, fs_socket: &std::path::Path) -> VmSpec {
+pub(super) fn vm_spec(
+    config: &Config,
+    plan: &LaunchPlan,
+    vsock: &VsockConfig,
+    fs_socket: &std::path::Path,
+) -> VmSpec {
     let h = &config.hypervisor;
     let mut spec = VmSpec::minimal(
         plan.sandbox_id.clone(),

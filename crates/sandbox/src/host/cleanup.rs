@@ -79,6 +79,11 @@ async fn run_step(step: &CleanupStep) -> Result<(), String> {
         CleanupStep::RemoveDir { path } => match std::fs::remove_dir(path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            // A parent shared with other sandboxes (e.g. `/run/vc/vm`) stays while in use.
+            Err(e) if e.raw_os_error() == Some(libc::ENOTEMPTY) => {
+                tracing::debug!(path = %path.display(), "directory not empty, kept");
+                Ok(())
+            }
             Err(e) => Err(format!("rmdir {}: {e}", path.display())),
         },
         CleanupStep::RemoveTree { path } => remove_tree(path).map_err(|e| e.to_string()),
@@ -188,8 +193,21 @@ mod tests {
                 path: dir.path().join("not-a-mount"),
             },
         ];
+        let shared_parent = dir.path().join("parent");
+        std::fs::create_dir_all(shared_parent.join("other-sandbox")).expect("mkdir");
+        let mut steps = steps;
+        steps.insert(
+            0,
+            CleanupStep::RemoveDir {
+                path: shared_parent.clone(),
+            },
+        );
         let failures = run_steps(&steps).await;
         assert!(failures.is_empty(), "{failures:?}");
+        assert!(
+            shared_parent.join("other-sandbox").exists(),
+            "a busy parent stays"
+        );
         assert!(!outer.exists());
         assert!(!tree.exists());
     }
@@ -207,7 +225,10 @@ mod tests {
             start_time: 1,
         };
         assert!(run_steps(std::slice::from_ref(&stale)).await.is_empty());
-        assert!(child.try_wait().expect("try_wait").is_none(), "stale step killed it");
+        assert!(
+            child.try_wait().expect("try_wait").is_none(),
+            "stale step killed it"
+        );
         assert!(run_steps(&[step]).await.is_empty());
         let status = child.wait().expect("wait");
         assert!(!status.success());
@@ -215,10 +236,7 @@ mod tests {
 
     #[test]
     fn steps_serialize_with_a_kind_tag() {
-        let s = serde_json::to_string(&CleanupStep::Unmount {
-            path: "/x".into(),
-        })
-        .expect("json");
+        let s = serde_json::to_string(&CleanupStep::Unmount { path: "/x".into() }).expect("json");
         assert_eq!(s, r#"{"kind":"unmount","path":"/x"}"#);
     }
 }

@@ -226,12 +226,18 @@ mod tests {
         std::fs::create_dir(&real).expect("mkdir");
         let link = dir.path().join("link");
         std::os::unix::fs::symlink(&real, &link).expect("symlink");
-        assert!(matches!(open_nofollow(&link), Err(Error::Symlink(_)) | Err(Error::Io { .. })));
+        assert!(matches!(
+            open_nofollow(&link),
+            Err(Error::Symlink(_)) | Err(Error::Io { .. })
+        ));
         assert!(matches!(
             ensure_no_symlink(&link.join("x")),
             Err(Error::Symlink(p)) if p == link
         ));
-        assert!(matches!(create_dirs(&link.join("sub")), Err(Error::Symlink(_))));
+        assert!(matches!(
+            create_dirs(&link.join("sub")),
+            Err(Error::Symlink(_))
+        ));
         assert!(!real.join("sub").exists());
         assert!(open_nofollow(&real).is_ok());
     }
@@ -248,6 +254,8 @@ mod tests {
                 dir.path().join("a/b/c")
             ]
         );
-        assert!(create_dirs(&dir.path().join("a/b/c")).expect("again").is_empty());
+        assert!(create_dirs(&dir.path().join("a/b/c"))
+            .expect("again")
+            .is_empty());
     }
 }

@@ -79,6 +79,9 @@ mod tests {
         assert_eq!(seen.expect("visible through shared"), b"hi");
         assert!(ro.is_err(), "shared must be read-only");
         assert!(!layout.sandbox_dir().exists());
-        assert!(src.join("hello").exists(), "cleanup must not touch bind sources");
+        assert!(
+            src.join("hello").exists(),
+            "cleanup must not touch bind sources"
+        );
     }
 }

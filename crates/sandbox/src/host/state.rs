@@ -133,7 +133,10 @@ mod tests {
         assert_eq!(SandboxState::load(&state_dir).expect("load"), None);
         let s = sample();
         s.save(&state_dir).expect("save");
-        assert_eq!(SandboxState::load(&state_dir).expect("load"), Some(s.clone()));
+        assert_eq!(
+            SandboxState::load(&state_dir).expect("load"),
+            Some(s.clone())
+        );
         assert_eq!(s.all_steps().len(), 3);
         assert!(matches!(s.all_steps()[2], CleanupStep::Unmount { .. }));
     }

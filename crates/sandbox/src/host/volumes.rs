@@ -8,8 +8,8 @@ use oci_spec::runtime::{Mount, MountBuilder};
 use crate::agent::Storage;
 use crate::error::{Error, Result};
 use crate::host::cleanup::CleanupStep;
-use crate::host::layout::{guest_shared, Layout, GUEST_EPHEMERAL_DIR, GUEST_SANDBOX_SHM};
 use crate::host::layout::GUEST_SHARED_DIR;
+use crate::host::layout::{guest_shared, Layout, GUEST_EPHEMERAL_DIR, GUEST_SANDBOX_SHM};
 use crate::host::mount;
 
 /// What to do on the host for one OCI mount.
@@ -34,8 +34,7 @@ pub enum VolumeAction {
 }
 
 fn is_bind(m: &ClassifiedMount) -> bool {
-    m.mount_type.as_deref() == Some("bind")
-        || m.options.iter().any(|o| o == "bind" || o == "rbind")
+    m.mount_type.as_deref() == Some("bind") || m.options.iter().any(|o| o == "bind" || o == "rbind")
 }
 
 fn base_name(p: &Path) -> String {
@@ -84,7 +83,12 @@ pub struct GuestVolumes {
     pub storages: Vec<Storage>,
 }
 
-fn guest_mount(m: &ClassifiedMount, source: String, typ: String, options: Vec<String>) -> Result<Mount> {
+fn guest_mount(
+    m: &ClassifiedMount,
+    source: String,
+    typ: String,
+    options: Vec<String>,
+) -> Result<Mount> {
     MountBuilder::default()
         .destination(m.destination.clone())
         .source(source)
@@ -124,12 +128,13 @@ pub fn apply(
                 if let Some(t) = &m.mount_type {
                     builder = builder.typ(t.clone());
                 }
-                out.mounts.push(builder.options(m.options.clone()).build().map_err(|e| {
-                    Error::InvalidArgument {
-                        what: format!("mount {}", m.destination.display()),
-                        reason: e.to_string(),
-                    }
-                })?);
+                out.mounts
+                    .push(builder.options(m.options.clone()).build().map_err(|e| {
+                        Error::InvalidArgument {
+                            what: format!("mount {}", m.destination.display()),
+                            reason: e.to_string(),
+                        }
+                    })?);
             }
             VolumeAction::Share {
                 source,
@@ -216,7 +221,13 @@ pub fn apply(
 mod tests {
     use super::*;
 
-    fn cm(dest: &str, src: &str, typ: &str, opts: &[&str], storage: MountStorage) -> ClassifiedMount {
+    fn cm(
+        dest: &str,
+        src: &str,
+        typ: &str,
+        opts: &[&str],
+        storage: MountStorage,
+    ) -> ClassifiedMount {
         ClassifiedMount {
             destination: dest.into(),
             source: Some(src.into()),
@@ -229,13 +240,26 @@ mod tests {
     #[test]
     fn classification_into_host_actions() {
         let r = MountStorage::Regular;
-        assert_eq!(plan_mount(&cm("/proc", "proc", "proc", &[], r), "c", 0), VolumeAction::Guest);
+        assert_eq!(
+            plan_mount(&cm("/proc", "proc", "proc", &[], r), "c", 0),
+            VolumeAction::Guest
+        );
         assert_eq!(
             plan_mount(&cm("/dev/shm", "shm", "tmpfs", &["nosuid"], r), "c", 1),
             VolumeAction::Guest
         );
         assert_eq!(
-            plan_mount(&cm("/etc/hosts", "/var/lib/x/hosts", "bind", &["rbind", "ro"], r), "c", 2),
+            plan_mount(
+                &cm(
+                    "/etc/hosts",
+                    "/var/lib/x/hosts",
+                    "bind",
+                    &["rbind", "ro"],
+                    r
+                ),
+                "c",
+                2
+            ),
             VolumeAction::Share {
                 source: "/var/lib/x/hosts".into(),
                 name: "c-2-hosts".into(),
@@ -251,7 +275,11 @@ mod tests {
             }
         );
         assert_eq!(
-            plan_mount(&cm("/dev/shm", "/run/shm-of-pod", "bind", &["rbind"], r), "c", 4),
+            plan_mount(
+                &cm("/dev/shm", "/run/shm-of-pod", "bind", &["rbind"], r),
+                "c",
+                4
+            ),
             VolumeAction::SandboxShm
         );
         assert_eq!(
@@ -264,13 +292,27 @@ mod tests {
         );
         let ed = "/var/lib/kubelet/pods/p/volumes/kubernetes.io~empty-dir/cache";
         assert_eq!(
-            plan_mount(&cm("/cache", ed, "ephemeral", &["rbind"], MountStorage::Ephemeral), "c", 7),
+            plan_mount(
+                &cm(
+                    "/cache",
+                    ed,
+                    "ephemeral",
+                    &["rbind"],
+                    MountStorage::Ephemeral
+                ),
+                "c",
+                7
+            ),
             VolumeAction::Ephemeral {
                 name: "cache".into()
             }
         );
         assert_eq!(
-            plan_mount(&cm("/cache", ed, "local", &["rbind"], MountStorage::Local), "c", 8),
+            plan_mount(
+                &cm("/cache", ed, "local", &["rbind"], MountStorage::Local),
+                "c",
+                8
+            ),
             VolumeAction::Local {
                 name: "cache".into()
             }
@@ -293,7 +335,13 @@ mod tests {
             cm("/proc", "proc", "proc", &[], MountStorage::Regular),
             cm("/cache", ed, "local", &["rbind"], MountStorage::Local),
             cm("/mem", ed, "ephemeral", &["rbind"], MountStorage::Ephemeral),
-            cm("/dev/fuse", "/dev/fuse", "bind", &["bind"], MountStorage::Regular),
+            cm(
+                "/dev/fuse",
+                "/dev/fuse",
+                "bind",
+                &["bind"],
+                MountStorage::Regular,
+            ),
         ];
         let mut steps = Vec::new();
         let g = apply(&layout, "c1", &classified, &mut steps).expect("apply");

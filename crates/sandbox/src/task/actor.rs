@@ -93,7 +93,7 @@ impl SandboxTask {
                 let _ = r.send(self.start(p).await);
             }
             Command::Exec(req, r) => {
-                let _ = r.send(self.add_exec(req));
+                let _ = r.send(self.add_exec(*req));
             }
             Command::Delete(p, r) => {
                 let _ = r.send(self.delete(p).await);

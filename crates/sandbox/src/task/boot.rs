@@ -55,7 +55,13 @@ impl SandboxTask {
         shared::setup_shared_dirs(&self.layout, steps)?;
         let vm_dir = self.layout.vm_dir();
         for made in mount::create_dirs(&vm_dir)? {
-            steps.push(CleanupStep::RemoveTree { path: made });
+            // Only the sandbox's own directory is removed with its content; parents are shared
+            // with other sandboxes and only removed when empty.
+            steps.push(if made == vm_dir {
+                CleanupStep::RemoveTree { path: made }
+            } else {
+                CleanupStep::RemoveDir { path: made }
+            });
         }
         self.state.sandbox_steps = steps.clone();
         self.persist();

@@ -30,15 +30,31 @@ pub(crate) fn spawn_process_io(
     internal: mpsc::UnboundedSender<Internal>,
 ) -> bool {
     let cid = process.container_id.clone();
-    let out = io.stdout.clone().filter(|p| !p.as_os_str().is_empty()).map(|path| {
-        tokio::spawn(pump_out(agent.clone(), cid.clone(), exec_id.clone(), path, Stream::Stdout))
-    });
+    let out = io
+        .stdout
+        .clone()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(|path| {
+            tokio::spawn(pump_out(
+                agent.clone(),
+                cid.clone(),
+                exec_id.clone(),
+                path,
+                Stream::Stdout,
+            ))
+        });
     let err = io
         .stderr
         .clone()
         .filter(|p| !io.terminal && !p.as_os_str().is_empty())
         .map(|path| {
-            tokio::spawn(pump_out(agent.clone(), cid.clone(), exec_id.clone(), path, Stream::Stderr))
+            tokio::spawn(pump_out(
+                agent.clone(),
+                cid.clone(),
+                exec_id.clone(),
+                path,
+                Stream::Stderr,
+            ))
         });
     let stdin = io.stdin.clone().filter(|p| !p.as_os_str().is_empty());
     let has_stdin = stdin.is_some();

@@ -68,7 +68,7 @@ pub(crate) enum Command {
     Boot(BootRequest, Reply<u32>),
     Create(CreateContainer, Reply<u32>),
     Start(ProcessRef, Reply<u32>),
-    Exec(ExecProcess, Reply<()>),
+    Exec(Box<ExecProcess>, Reply<()>),
     Delete(ProcessRef, Reply<Deleted>),
     State(ProcessRef, Reply<ProcessInfo>),
     Wait(ProcessRef, Reply<oneshot::Receiver<ExitStatus>>),
@@ -137,7 +137,7 @@ impl SandboxHandle {
 
     /// Registers an exec (started by [`Self::start`]).
     pub async fn exec(&self, req: ExecProcess) -> Result<()> {
-        self.call(|r| Command::Exec(req, r)).await
+        self.call(|r| Command::Exec(Box::new(req), r)).await
     }
 
     /// Deletes a stopped process; deleting the sandbox's own container tears the sandbox down.

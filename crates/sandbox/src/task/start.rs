@@ -47,8 +47,7 @@ impl SandboxTask {
             },
         };
         self.emit(event);
-        let has_stdin =
-            spawn_process_io(agent, p.clone(), exec_id, &io, self.internal.clone());
+        let has_stdin = spawn_process_io(agent, p.clone(), exec_id, &io, self.internal.clone());
         let proc_ = self.process_mut(&p)?;
         proc_.state = ProcessState::Running;
         proc_.has_stdin_pump = has_stdin;

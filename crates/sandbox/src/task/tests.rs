@@ -88,7 +88,12 @@ impl Agent for FakeAgent {
     async fn read_stdout(&self, _c: &str, _e: &str, _len: u32) -> AgentResult<Vec<u8>> {
         // Slow output: the exit is known long before the last bytes arrive.
         tokio::time::sleep(Duration::from_millis(30)).await;
-        Ok(self.stdout.lock().expect("lock").pop_front().unwrap_or_default())
+        Ok(self
+            .stdout
+            .lock()
+            .expect("lock")
+            .pop_front()
+            .unwrap_or_default())
     }
     async fn read_stderr(&self, _c: &str, _e: &str, _len: u32) -> AgentResult<Vec<u8>> {
         Ok(Vec::new())
@@ -237,7 +242,11 @@ fn bundle(root: &Path, id: &str) -> PathBuf {
             "mounts":[{"destination":"/proc","type":"proc","source":"proc"}]}"#,
     )
     .expect("spec");
-    std::fs::write(b.join("config.json"), serde_json::to_vec(&spec).expect("json")).expect("w");
+    std::fs::write(
+        b.join("config.json"),
+        serde_json::to_vec(&spec).expect("json"),
+    )
+    .expect("w");
     b
 }
 
@@ -272,7 +281,10 @@ async fn run_wait_delete_emits_containerd_order_and_cleans_up() {
         .expect("lock")
         .extend([b"Linux ".to_vec(), b"guest\n".to_vec()]);
 
-    assert_eq!(r.handle.boot(BootRequest::default()).await.expect("boot"), 4242);
+    assert_eq!(
+        r.handle.boot(BootRequest::default()).await.expect("boot"),
+        4242
+    );
     assert!(r.layout.shared_dir().is_dir());
     let pid = r
         .handle
@@ -282,20 +294,47 @@ async fn run_wait_delete_emits_containerd_order_and_cleans_up() {
     assert_eq!(pid, 4242);
     {
         let created = r.agent.created.lock().expect("lock");
-        let root = created[0].spec.root().as_ref().expect("root").path().clone();
-        assert_eq!(root, PathBuf::from("/run/kata-containers/shared/containers/sb1/rootfs"));
+        let root = created[0]
+            .spec
+            .root()
+            .as_ref()
+            .expect("root")
+            .path()
+            .clone();
+        assert_eq!(
+            root,
+            PathBuf::from("/run/kata-containers/shared/containers/sb1/rootfs")
+        );
     }
-    assert!(r.layout.rootfs_host("sb1").join("bin").is_dir(), "rootfs mounted");
-    r.handle.start(ProcessRef::new("sb1", None)).await.expect("start");
+    assert!(
+        r.layout.rootfs_host("sb1").join("bin").is_dir(),
+        "rootfs mounted"
+    );
+    r.handle
+        .start(ProcessRef::new("sb1", None))
+        .await
+        .expect("start");
     r.agent.exit_with(0);
-    let status = r.handle.wait(ProcessRef::new("sb1", None)).await.expect("wait");
+    let status = r
+        .handle
+        .wait(ProcessRef::new("sb1", None))
+        .await
+        .expect("wait");
     assert_eq!(status.code, 0);
     // The exit is reported only after stdout reached the FIFO.
     assert_eq!(std::fs::read(&out).expect("read"), b"Linux guest\n");
-    let info = r.handle.state(ProcessRef::new("sb1", None)).await.expect("state");
+    let info = r
+        .handle
+        .state(ProcessRef::new("sb1", None))
+        .await
+        .expect("state");
     assert_eq!(info.state, ProcessState::Stopped);
 
-    let deleted = r.handle.delete(ProcessRef::new("sb1", None)).await.expect("delete");
+    let deleted = r
+        .handle
+        .delete(ProcessRef::new("sb1", None))
+        .await
+        .expect("delete");
     assert_eq!(deleted.exit.map(|e| e.code), Some(0));
     let events = drain(&mut r.events);
     let names: Vec<&str> = events
@@ -311,7 +350,10 @@ async fn run_wait_delete_emits_containerd_order_and_cleans_up() {
     assert_eq!(names, ["create", "start", "exit", "delete"]);
     let calls = r.agent.calls();
     assert_eq!(calls[0], "CreateSandbox virtio-fs");
-    assert!(calls.contains(&"RemoveContainer sb1".to_string()), "{calls:?}");
+    assert!(
+        calls.contains(&"RemoveContainer sb1".to_string()),
+        "{calls:?}"
+    );
     assert!(calls.contains(&"DestroySandbox".to_string()), "{calls:?}");
     assert!(*r.dead.borrow(), "vm stopped");
     assert!(!r.marker.exists(), "launcher's resources released");
@@ -328,7 +370,10 @@ async fn exec_emits_added_started_exit() {
         .create_container(create_req(&r.root, "sb1", None))
         .await
         .expect("create");
-    r.handle.start(ProcessRef::new("sb1", None)).await.expect("start");
+    r.handle
+        .start(ProcessRef::new("sb1", None))
+        .await
+        .expect("start");
     let exec = ExecProcess {
         container_id: "sb1".into(),
         exec_id: "e1".into(),
@@ -340,7 +385,10 @@ async fn exec_emits_added_started_exit() {
     assert_eq!(dup.kind(), ErrorKind::AlreadyExists);
     let e1 = ProcessRef::new("sb1", Some("e1".into()));
     r.handle.start(e1.clone()).await.expect("start exec");
-    r.handle.resize_pty(e1.clone(), 24, 80).await.expect("resize");
+    r.handle
+        .resize_pty(e1.clone(), 24, 80)
+        .await
+        .expect("resize");
     r.agent.exit_with(3);
     assert_eq!(r.handle.wait(e1.clone()).await.expect("wait").code, 3);
     r.handle.delete(e1).await.expect("delete exec");
@@ -348,7 +396,10 @@ async fn exec_emits_added_started_exit() {
     assert!(matches!(events[2], Event::ExecAdded { .. }), "{events:?}");
     assert!(matches!(events[3], Event::ExecStarted { .. }), "{events:?}");
     assert!(r.agent.calls().contains(&"TtyWinResize 24x80".to_string()));
-    r.handle.delete(ProcessRef::new("sb1", None)).await.expect("delete");
+    r.handle
+        .delete(ProcessRef::new("sb1", None))
+        .await
+        .expect("delete");
 }
 
 #[tokio::test]
@@ -359,7 +410,10 @@ async fn vm_death_fails_running_processes_with_255() {
         .create_container(create_req(&r.root, "sb1", None))
         .await
         .expect("create");
-    r.handle.start(ProcessRef::new("sb1", None)).await.expect("start");
+    r.handle
+        .start(ProcessRef::new("sb1", None))
+        .await
+        .expect("start");
     let _ = r.dead.send(true);
     let status = tokio::time::timeout(
         Duration::from_secs(5),
@@ -379,7 +433,10 @@ async fn vm_death_fails_running_processes_with_255() {
         .kill(ProcessRef::new("sb1", None), 9)
         .await
         .expect("SIGKILL of a finished process is fine");
-    r.handle.delete(ProcessRef::new("sb1", None)).await.expect("delete");
+    r.handle
+        .delete(ProcessRef::new("sb1", None))
+        .await
+        .expect("delete");
     assert!(drain(&mut r.events)
         .iter()
         .any(|e| matches!(e, Event::Exited { status, .. } if status.code == 255)));
@@ -396,7 +453,11 @@ async fn errors_carry_their_kind() {
         .expect_err("no vm yet");
     assert_eq!(err.kind(), ErrorKind::FailedPrecondition);
     r.handle.boot(BootRequest::default()).await.expect("boot");
-    let err = r.handle.start(ProcessRef::new("nope", None)).await.expect_err("missing");
+    let err = r
+        .handle
+        .start(ProcessRef::new("nope", None))
+        .await
+        .expect_err("missing");
     assert_eq!(err.kind(), ErrorKind::NotFound);
     r.handle
         .create_container(create_req(&r.root, "sb1", None))
@@ -408,8 +469,15 @@ async fn errors_carry_their_kind() {
         .await
         .expect_err("dup");
     assert_eq!(err.kind(), ErrorKind::AlreadyExists);
-    r.handle.start(ProcessRef::new("sb1", None)).await.expect("start");
-    let err = r.handle.delete(ProcessRef::new("sb1", None)).await.expect_err("running");
+    r.handle
+        .start(ProcessRef::new("sb1", None))
+        .await
+        .expect("start");
+    let err = r
+        .handle
+        .delete(ProcessRef::new("sb1", None))
+        .await
+        .expect_err("running");
     assert_eq!(err.kind(), ErrorKind::FailedPrecondition);
     let err = r
         .handle
@@ -417,17 +485,30 @@ async fn errors_carry_their_kind() {
         .await
         .expect_err("bad id");
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
-    assert!(!r.handle.shutdown().await.expect("shutdown"), "containers remain");
+    assert!(
+        !r.handle.shutdown().await.expect("shutdown"),
+        "containers remain"
+    );
     r.agent.exit_with(0);
-    r.handle.wait(ProcessRef::new("sb1", None)).await.expect("wait");
-    r.handle.delete(ProcessRef::new("sb1", None)).await.expect("delete");
+    r.handle
+        .wait(ProcessRef::new("sb1", None))
+        .await
+        .expect("wait");
+    r.handle
+        .delete(ProcessRef::new("sb1", None))
+        .await
+        .expect("delete");
     assert!(!r.layout.sandbox_dir().exists());
 }
 
 #[tokio::test]
 async fn a_failed_boot_releases_what_it_took() {
     let Some(r) = rig(true) else { return };
-    let err = r.handle.boot(BootRequest::default()).await.expect_err("boot fails");
+    let err = r
+        .handle
+        .boot(BootRequest::default())
+        .await
+        .expect_err("boot fails");
     assert_eq!(err.kind(), ErrorKind::Internal);
     assert!(!r.marker.exists(), "launcher step undone");
     assert!(!r.layout.sandbox_dir().exists(), "shared dirs undone");

@@ -12,7 +12,10 @@ pub fn io_path(uri: &str) -> TtrpcResult<Option<PathBuf>> {
     if uri.is_empty() {
         return Ok(None);
     }
-    if let Some(p) = uri.strip_prefix("fifo://").or_else(|| uri.strip_prefix("file://")) {
+    if let Some(p) = uri
+        .strip_prefix("fifo://")
+        .or_else(|| uri.strip_prefix("file://"))
+    {
         return Ok(Some(PathBuf::from(p)));
     }
     if uri.contains("://") {
@@ -21,7 +24,12 @@ pub fn io_path(uri: &str) -> TtrpcResult<Option<PathBuf>> {
     Ok(Some(PathBuf::from(uri)))
 }
 
-pub fn process_io(stdin: &str, stdout: &str, stderr: &str, terminal: bool) -> TtrpcResult<ProcessIo> {
+pub fn process_io(
+    stdin: &str,
+    stdout: &str,
+    stderr: &str,
+    terminal: bool,
+) -> TtrpcResult<ProcessIo> {
     Ok(ProcessIo {
         stdin: io_path(stdin)?,
         stdout: io_path(stdout)?,
@@ -41,7 +49,10 @@ mod tests {
             io_path("/run/containerd/fifo/1/t1-stdout").expect("path"),
             Some(PathBuf::from("/run/containerd/fifo/1/t1-stdout"))
         );
-        assert_eq!(io_path("file:///tmp/log").expect("file"), Some(PathBuf::from("/tmp/log")));
+        assert_eq!(
+            io_path("file:///tmp/log").expect("file"),
+            Some(PathBuf::from("/tmp/log"))
+        );
         assert!(io_path("binary:///usr/bin/logger?x=1").is_err());
     }
 }

@@ -59,7 +59,11 @@ fn process(id: &str, exec_id: &str) -> ProcessRef {
 
 #[async_trait]
 impl Task for TaskService {
-    async fn state(&self, _c: &TtrpcContext, r: api::StateRequest) -> TtrpcResult<api::StateResponse> {
+    async fn state(
+        &self,
+        _c: &TtrpcContext,
+        r: api::StateRequest,
+    ) -> TtrpcResult<api::StateResponse> {
         self.do_state(r).await
     }
 
@@ -71,7 +75,11 @@ impl Task for TaskService {
         self.do_create(r).await
     }
 
-    async fn start(&self, _c: &TtrpcContext, r: api::StartRequest) -> TtrpcResult<api::StartResponse> {
+    async fn start(
+        &self,
+        _c: &TtrpcContext,
+        r: api::StartRequest,
+    ) -> TtrpcResult<api::StartResponse> {
         self.do_start(r).await
     }
 
@@ -127,7 +135,11 @@ impl Task for TaskService {
         self.do_wait(r).await
     }
 
-    async fn stats(&self, _c: &TtrpcContext, r: api::StatsRequest) -> TtrpcResult<api::StatsResponse> {
+    async fn stats(
+        &self,
+        _c: &TtrpcContext,
+        r: api::StatsRequest,
+    ) -> TtrpcResult<api::StatsResponse> {
         self.do_stats(r).await
     }
 

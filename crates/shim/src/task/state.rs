@@ -18,7 +18,9 @@ pub fn status_of(state: ProcessState) -> Status {
 }
 
 fn path(p: &Option<std::path::PathBuf>) -> String {
-    p.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+    p.as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
 }
 
 impl TaskService {

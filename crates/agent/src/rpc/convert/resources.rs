@@ -71,7 +71,11 @@ pub fn resources_json(r: &pb::LinuxResources) -> Value {
             o.insert("weight".into(), json!(b.Weight));
         }
         let throttle = |v: &[pb::LinuxThrottleDevice]| -> Value {
-            Value::Array(v.iter().map(|t| json!({ "major": t.Major, "minor": t.Minor, "rate": t.Rate })).collect())
+            Value::Array(
+                v.iter()
+                    .map(|t| json!({ "major": t.Major, "minor": t.Minor, "rate": t.Rate }))
+                    .collect(),
+            )
         };
         for (key, list) in [
             ("throttleReadBpsDevice", &b.ThrottleReadBpsDevice),
@@ -90,7 +94,12 @@ pub fn resources_json(r: &pb::LinuxResources) -> Value {
     if !r.HugepageLimits.is_empty() {
         m.insert(
             "hugepageLimits".into(),
-            Value::Array(r.HugepageLimits.iter().map(|h| json!({ "pageSize": h.Pagesize, "limit": h.Limit })).collect()),
+            Value::Array(
+                r.HugepageLimits
+                    .iter()
+                    .map(|h| json!({ "pageSize": h.Pagesize, "limit": h.Limit }))
+                    .collect(),
+            ),
         );
     }
     Value::Object(m)
@@ -126,7 +135,10 @@ mod tests {
         assert_eq!(mem.limit(), Some(256 << 20));
         assert_eq!(mem.swap(), None);
         let cpu = res.cpu().as_ref().expect("cpu");
-        assert_eq!((cpu.quota(), cpu.period(), cpu.cpus().as_deref()), (Some(50_000), Some(100_000), Some("0-1")));
+        assert_eq!(
+            (cpu.quota(), cpu.period(), cpu.cpus().as_deref()),
+            (Some(50_000), Some(100_000), Some("0-1"))
+        );
         assert_eq!(cpu.shares(), None);
         assert_eq!(res.pids().as_ref().map(|p| p.limit()), Some(64));
     }

@@ -15,12 +15,22 @@ use crate::error::{AgentError, Result};
 /// Converts a whole spec.
 pub fn spec_from_grpc(s: &pb::Spec) -> Result<Spec> {
     let mut m = Map::new();
-    m.insert("ociVersion".into(), json!(if s.Version.is_empty() { "1.0.2" } else { s.Version.as_str() }));
+    m.insert(
+        "ociVersion".into(),
+        json!(if s.Version.is_empty() {
+            "1.0.2"
+        } else {
+            s.Version.as_str()
+        }),
+    );
     if let Some(p) = s.Process.as_ref() {
         m.insert("process".into(), process_json(p));
     }
     if let Some(r) = s.Root.as_ref() {
-        m.insert("root".into(), json!({ "path": r.Path, "readonly": r.Readonly }));
+        m.insert(
+            "root".into(),
+            json!({ "path": r.Path, "readonly": r.Readonly }),
+        );
     }
     put_str(&mut m, "hostname", &s.Hostname);
     m.insert(
@@ -69,7 +79,10 @@ fn process_json(p: &pb::Process) -> Value {
     let mut m = Map::new();
     m.insert("terminal".into(), json!(p.Terminal));
     if let Some(b) = p.ConsoleSize.as_ref() {
-        m.insert("consoleSize".into(), json!({ "height": b.Height, "width": b.Width }));
+        m.insert(
+            "consoleSize".into(),
+            json!({ "height": b.Height, "width": b.Width }),
+        );
     }
     let mut user = Map::new();
     if let Some(u) = p.User.as_ref() {
@@ -86,7 +99,14 @@ fn process_json(p: &pb::Process) -> Value {
     m.insert("user".into(), Value::Object(user));
     put_list(&mut m, "args", &p.Args);
     put_list(&mut m, "env", &p.Env);
-    m.insert("cwd".into(), json!(if p.Cwd.is_empty() { "/" } else { p.Cwd.as_str() }));
+    m.insert(
+        "cwd".into(),
+        json!(if p.Cwd.is_empty() {
+            "/"
+        } else {
+            p.Cwd.as_str()
+        }),
+    );
     if let Some(c) = p.Capabilities.as_ref() {
         m.insert(
             "capabilities".into(),
@@ -99,7 +119,12 @@ fn process_json(p: &pb::Process) -> Value {
     if !p.Rlimits.is_empty() {
         m.insert(
             "rlimits".into(),
-            Value::Array(p.Rlimits.iter().map(|r| json!({ "type": r.Type, "hard": r.Hard, "soft": r.Soft })).collect()),
+            Value::Array(
+                p.Rlimits
+                    .iter()
+                    .map(|r| json!({ "type": r.Type, "hard": r.Hard, "soft": r.Soft }))
+                    .collect(),
+            ),
         );
     }
     m.insert("noNewPrivileges".into(), json!(p.NoNewPrivileges));
@@ -142,7 +167,13 @@ fn hooks_json(h: &pb::Hooks) -> Value {
 fn linux_json(l: &pb::Linux) -> Value {
     let mut m = Map::new();
     let idmap = |maps: &[pb::LinuxIDMapping]| -> Value {
-        Value::Array(maps.iter().map(|x| json!({ "hostID": x.HostID, "containerID": x.ContainerID, "size": x.Size })).collect())
+        Value::Array(
+            maps.iter()
+                .map(
+                    |x| json!({ "hostID": x.HostID, "containerID": x.ContainerID, "size": x.Size }),
+                )
+                .collect(),
+        )
     };
     if !l.UIDMappings.is_empty() {
         m.insert("uidMappings".into(), idmap(&l.UIDMappings));
@@ -320,30 +351,58 @@ mod tests {
         let spec = spec_from_grpc(&sample()).expect("convert");
         assert_eq!(spec.hostname().as_deref(), Some("pod"));
         let root = spec.root().as_ref().expect("root");
-        assert_eq!(root.path().to_str(), Some("/run/kata-containers/shared/containers/c1/rootfs"));
+        assert_eq!(
+            root.path().to_str(),
+            Some("/run/kata-containers/shared/containers/c1/rootfs")
+        );
         assert_eq!(root.readonly(), Some(true));
         let p = spec.process().as_ref().expect("process");
         assert_eq!(p.args().as_ref().expect("args")[2], "echo hi");
         assert_eq!(p.cwd().to_str(), Some("/work"));
         assert_eq!(p.user().uid(), 1000);
-        assert_eq!(p.user().additional_gids().as_ref().expect("gids"), &vec![10, 11]);
+        assert_eq!(
+            p.user().additional_gids().as_ref().expect("gids"),
+            &vec![10, 11]
+        );
         assert_eq!(p.terminal(), Some(true));
         assert_eq!(p.no_new_privileges(), Some(true));
         let caps = p.capabilities().as_ref().expect("caps");
-        assert!(caps.bounding().as_ref().expect("bounding").contains(&Capability::Chown));
+        assert!(caps
+            .bounding()
+            .as_ref()
+            .expect("bounding")
+            .contains(&Capability::Chown));
         let rl = &p.rlimits().as_ref().expect("rlimits")[0];
-        assert_eq!((rl.typ(), rl.hard(), rl.soft()), (PosixRlimitType::RlimitNofile, 1024, 512));
+        assert_eq!(
+            (rl.typ(), rl.hard(), rl.soft()),
+            (PosixRlimitType::RlimitNofile, 1024, 512)
+        );
         let linux = spec.linux().as_ref().expect("linux");
         let ns = linux.namespaces().as_ref().expect("namespaces");
         assert_eq!(ns[0].typ(), LinuxNamespaceType::Pid);
         assert_eq!(ns[1].typ(), LinuxNamespaceType::Network);
-        assert_eq!(ns[1].path().as_ref().and_then(|p| p.to_str()), Some("/proc/1/ns/net"));
-        assert_eq!(linux.masked_paths().as_ref().expect("masked")[0], "/proc/kcore");
-        assert_eq!(linux.sysctl().as_ref().expect("sysctl")["net.ipv4.ip_forward"], "1");
+        assert_eq!(
+            ns[1].path().as_ref().and_then(|p| p.to_str()),
+            Some("/proc/1/ns/net")
+        );
+        assert_eq!(
+            linux.masked_paths().as_ref().expect("masked")[0],
+            "/proc/kcore"
+        );
+        assert_eq!(
+            linux.sysctl().as_ref().expect("sysctl")["net.ipv4.ip_forward"],
+            "1"
+        );
         let sc = linux.seccomp().as_ref().expect("seccomp");
-        assert_eq!(sc.syscalls().as_ref().expect("calls")[0].errno_ret(), Some(1));
+        assert_eq!(
+            sc.syscalls().as_ref().expect("calls")[0].errno_ret(),
+            Some(1)
+        );
         assert_eq!(linux.devices().as_ref().expect("devices")[0].major(), 10);
-        assert_eq!(spec.mounts().as_ref().expect("mounts")[0].typ().as_deref(), Some("proc"));
+        assert_eq!(
+            spec.mounts().as_ref().expect("mounts")[0].typ().as_deref(),
+            Some("proc")
+        );
     }
 
     #[test]
@@ -354,7 +413,10 @@ mod tests {
                 c.Bounding.push("CAP_NOT_A_THING".into());
             }
         }
-        assert!(matches!(spec_from_grpc(&s), Err(AgentError::InvalidArgument(_))));
+        assert!(matches!(
+            spec_from_grpc(&s),
+            Err(AgentError::InvalidArgument(_))
+        ));
     }
 
     #[test]

@@ -68,7 +68,12 @@ mod tests {
 
     #[test]
     fn numbers_land_in_the_right_fields() {
-        let s = CgroupStats { cpu_total_ns: 7, mem_usage: 4096, pids_current: 3, ..Default::default() };
+        let s = CgroupStats {
+            cpu_total_ns: 7,
+            mem_usage: 4096,
+            pids_current: 3,
+            ..Default::default()
+        };
         let r = stats_to_grpc(&s);
         let cg = r.cgroup_stats.as_ref().expect("cgroup stats");
         assert_eq!(cg.cpu_stats.cpu_usage.total_usage, 7);

@@ -35,7 +35,10 @@ mod tests {
         s.fs_group = Some(g).into();
         let d = storage_from_grpc(&s);
         assert_eq!(d.driver, "virtio-fs");
-        assert_eq!(d.mount_point, PathBuf::from("/run/kata-containers/shared/containers"));
+        assert_eq!(
+            d.mount_point,
+            PathBuf::from("/run/kata-containers/shared/containers")
+        );
         assert_eq!(d.fs_group, Some(1000));
         assert_eq!(d.options, vec!["nodev".to_string()]);
     }
