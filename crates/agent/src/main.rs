@@ -16,6 +16,7 @@ mod error;
 mod guest;
 mod init;
 mod logging;
+mod network;
 mod paths;
 mod reaper;
 mod rpc;

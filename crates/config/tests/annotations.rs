@@ -87,20 +87,33 @@ fn kernel_params_and_extra_args_denied_by_the_shipped_configuration() {
 }
 
 #[test]
-fn runtime_and_agent_annotations_are_not_gated() {
-    let mut c = load(&qemu("")).expect("load").config;
-    apply(
-        &mut c,
-        &[
-            (&format!("{RT}sandbox_cgroup_only"), "true"),
-            (&format!("{AG}kernel_modules"), "dummy"),
-            ("io.katacontainers.enable_vcpus_pinning", "true"),
-        ],
-    )
-    .expect("not gated");
+fn runtime_and_agent_annotations_are_gated() {
+    let pairs = [
+        (format!("{RT}sandbox_cgroup_only"), "true"),
+        (format!("{AG}kernel_modules"), "dummy"),
+        ("io.katacontainers.enable_vcpus_pinning".to_string(), "true"),
+    ];
+    // The default (empty) allowlist refuses each of them, naming it.
+    for (name, value) in &pairs {
+        let mut c = load(&qemu("")).expect("load").config;
+        let err = apply(&mut c, &[(name.as_str(), *value)]).expect_err(name);
+        assert!(matches!(err, AnnotationError::NotEnabled { .. }), "{err}");
+        assert!(err.to_string().contains(name.as_str()), "{err}");
+    }
+    // Enabled by their `runtime.` / `agent.` forms.
+    let mut c = load(&qemu(
+        "enable_annotations = [\"runtime\\\\..*\", \"agent\\\\.kernel_modules\"]",
+    ))
+    .expect("load")
+    .config;
+    let refs: Vec<(&str, &str)> = pairs.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+    apply(&mut c, &refs).expect("enabled");
     assert!(c.runtime.sandbox_cgroup_only);
     assert!(c.runtime.enable_vcpus_pinning);
     assert_eq!(c.agent.kernel_modules, ["dummy"]);
+    // An agent key that is not in the list stays refused.
+    let err = apply(&mut c, &[(&format!("{AG}enable_tracing"), "true")]).expect_err("tracing");
+    assert!(matches!(err, AnnotationError::NotEnabled { .. }), "{err}");
 }
 
 #[test]

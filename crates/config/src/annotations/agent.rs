@@ -1,4 +1,4 @@
-//! `io.katacontainers.config.agent.*` (not gated by `enable_annotations`, as in Kata).
+//! `io.katacontainers.config.agent.*` (gated by `enable_annotations` as `agent.<key>`).
 
 use super::Annotation;
 use crate::error::AnnotationError;

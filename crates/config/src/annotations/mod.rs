@@ -11,8 +11,10 @@
 //!   (kata-rs extension) `kernel`, `image`, `initrd`, `firmware`, `firmware_volume`;
 //! * `kernel_params` and `virtio_fs_extra_args` are ordinary gated names: refused unless an
 //!   `enable_annotations` entry names them;
-//! * runtime (`config.runtime.*`) and agent (`config.agent.*`) annotations are not gated,
-//!   as in Kata;
+//! * runtime (`config.runtime.*`) and agent (`config.agent.*`) annotations are gated too
+//!   (stricter than Kata, which gates only the hypervisor ones): their `runtime.<suffix>` or
+//!   `agent.<suffix>` form must be matched by an `enable_annotations` regex, so the default
+//!   empty list refuses every configuration annotation;
 //! * an unknown name under `io.katacontainers.config.` is an error, never ignored.
 //!
 //! After all annotations are applied the cross-key rules of the loader run again.
@@ -76,14 +78,17 @@ pub fn apply_with(
             let a = Annotation { name, value, host };
             hypervisor::apply_one(config, suffix, &a)?;
         } else if let Some(suffix) = name.strip_prefix(RUNTIME_PREFIX) {
+            gate.check(name, "runtime.", suffix)?;
             runtime::apply_one(config, suffix, &Annotation { name, value, host })?;
         } else if name == ENABLE_VCPUS_PINNING {
+            gate.check(name, "runtime.", "enable_vcpus_pinning")?;
             runtime::apply_one(
                 config,
                 "enable_vcpus_pinning",
                 &Annotation { name, value, host },
             )?;
         } else if let Some(suffix) = name.strip_prefix(AGENT_PREFIX) {
+            gate.check(name, "agent.", suffix)?;
             agent::apply_one(config, suffix, &Annotation { name, value, host })?;
         } else if name == ASSET_HASH_TYPE {
             if value != "sha512" {
@@ -123,6 +128,17 @@ impl Gate {
 
     fn allows(&self, suffix: &str) -> bool {
         self.0.iter().any(|r| r.is_match(suffix))
+    }
+
+    /// Refuses `name` unless `<section><suffix>` (e.g. `agent.kernel_modules`) is allowed.
+    fn check(&self, name: &str, section: &str, suffix: &str) -> Result<(), AnnotationError> {
+        if self.allows(&format!("{section}{suffix}")) {
+            Ok(())
+        } else {
+            Err(AnnotationError::NotEnabled {
+                name: name.to_string(),
+            })
+        }
     }
 }
 

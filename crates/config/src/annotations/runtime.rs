@@ -1,4 +1,4 @@
-//! `io.katacontainers.config.runtime.*` (not gated by `enable_annotations`, as in Kata).
+//! `io.katacontainers.config.runtime.*` (gated by `enable_annotations` as `runtime.<key>`).
 
 use super::Annotation;
 use crate::error::AnnotationError;

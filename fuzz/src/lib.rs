@@ -1,0 +1,87 @@
+//! Shared fixtures of the fuzz targets: a fake host (no file system access) and a baseline
+//! configuration whose annotation gates are wide open, so fuzzed annotations reach the value
+//! parsers instead of stopping at the allowlist.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use kata_config::annotations::CONFIG_PREFIX;
+use kata_config::{Config, HostFacts};
+
+/// Paths the fake host knows, with their sizes in bytes.
+pub const HOST_FILES: &[(&str, u64)] = &[
+    ("/usr/bin/qemu-system-x86_64", 10 << 20),
+    ("/usr/share/kata-containers/vmlinux.container", 30 << 20),
+    ("/usr/share/kata-containers/kata-containers.img", 300 << 20),
+    ("/usr/share/kata-containers/kata-containers-initrd.img", 20 << 20),
+    ("/usr/local/bin/virtiofsd", 1 << 20),
+    ("/usr/libexec/virtiofsd", 1 << 20),
+    ("/dev/urandom", 0),
+    ("/dev/random", 0),
+    ("/dev/hugepages", 0),
+    ("/var/run/kata-containers/vhost-user", 0),
+    ("/opt/other/qemu", 1 << 20),
+    ("/opt/other/kernel", 1 << 20),
+    ("/opt/other/initrd", 1 << 20),
+    ("/opt/other/firmware", 1 << 20),
+];
+
+/// Where the fuzzed TOML text claims to come from (only used in messages).
+pub const ORIGIN: &str = "/fuzz/configuration.toml";
+
+/// A configuration that loads on [`host`]: initrd boot, everything else default.
+pub const BASELINE_TOML: &str = "[hypervisor.qemu]\n\
+    initrd = \"/usr/share/kata-containers/kata-containers-initrd.img\"\n";
+
+/// A 4-CPU, 16 GiB host that only has [`HOST_FILES`].
+pub fn host() -> HostFacts {
+    HostFacts::fake(4, HOST_FILES.iter().copied())
+}
+
+/// The baseline configuration; `None` only if the config crate rejects [`BASELINE_TOML`]
+/// (then the target just has less to do; it is not a finding).
+pub fn baseline(host: &HostFacts) -> Option<Config> {
+    Config::from_toml_str(BASELINE_TOML, Path::new(ORIGIN), host)
+        .ok()
+        .map(|l| l.config)
+}
+
+/// Enables every hypervisor annotation and allows every path on the fake host.
+pub fn open_gates(config: &mut Config) {
+    let any = || vec!["/**".to_owned(), "/*".to_owned(), "/*/*".to_owned()];
+    let h = &mut config.hypervisor;
+    h.enable_annotations = vec![".*".to_owned()];
+    h.valid_hypervisor_paths = any();
+    h.valid_jailer_paths = any();
+    h.valid_virtio_fs_daemon_paths = any();
+    h.valid_vhost_user_store_paths = any();
+    h.valid_file_mem_backends = any();
+    h.valid_entropy_sources = any();
+    h.valid_kernel_paths = any();
+    h.valid_image_paths = any();
+    h.valid_initrd_paths = any();
+    h.valid_firmware_paths = any();
+}
+
+/// Parses annotation lines `key=value` (one per line, value up to the end of the line).
+///
+/// A key starting with `hypervisor.`, `runtime.` or `agent.` is short for
+/// `io.katacontainers.config.<key>`, which keeps the fuzzer's inputs short; any other key is
+/// used verbatim. A line without `=` is a key with an empty value.
+pub fn annotation_lines(text: &str) -> HashMap<String, String> {
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let (key, value) = line.split_once('=').unwrap_or((line, ""));
+            let key = if ["hypervisor.", "runtime.", "agent."]
+                .iter()
+                .any(|p| key.starts_with(p))
+            {
+                format!("{CONFIG_PREFIX}{key}")
+            } else {
+                key.to_owned()
+            };
+            (key, value.to_owned())
+        })
+        .collect()
+}
