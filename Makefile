@@ -27,7 +27,8 @@ build:
 
 ## agent: the guest agent as a static binary (it is PID 1 of the initrd)
 agent:
-	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --target $(AGENT_TARGET) -p kata-agent
+	LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=/usr/lib/x86_64-linux-gnu \
+	  RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --target $(AGENT_TARGET) -p kata-agent
 
 ## image: the guest kernel and the initrd with the agent as /init
 image: agent

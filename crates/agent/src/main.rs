@@ -12,6 +12,7 @@
 
 mod config;
 mod container;
+mod debug_console;
 mod error;
 mod guest;
 mod init;
@@ -84,12 +85,6 @@ fn run(cfg: config::AgentConfig, pid1: bool) -> anyhow::Result<()> {
             );
         }
     }
-    if cfg.debug_console {
-        tracing::warn!(
-            port = cfg.debug_console_vport,
-            "debug console is not implemented; ignored"
-        );
-    }
     if cfg.log_vport != 0 {
         tracing::warn!(
             port = cfg.log_vport,
@@ -103,6 +98,11 @@ fn run(cfg: config::AgentConfig, pid1: bool) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let reaper = reaper::Reaper::new();
         reaper.spawn().context("installing the SIGCHLD handler")?;
+        if cfg.debug_console {
+            if let Err(e) = debug_console::spawn(cfg.debug_console_vport, reaper.clone()) {
+                tracing::warn!(port = cfg.debug_console_vport, error = %e, "no debug console");
+            }
+        }
         let no_pivot = init::root_is_initramfs();
         tracing::info!(
             no_pivot,

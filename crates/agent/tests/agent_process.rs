@@ -4,6 +4,10 @@
 //!
 //! Needs root (namespaces, cgroups, mounts) and a static busybox at /usr/bin/busybox or /bin/busybox;
 //! skips with a message otherwise. Everything lives in a temporary directory.
+//!
+//! The same scenario runs against an agent inside a VM when `KATA_AGENT_TEST_HVSOCK` names the
+//! hybrid-vsock socket of a booted guest and `KATA_AGENT_TEST_SHARE` the host directory shared with
+//! it as virtio-fs tag `kataShared` (a manual check; CI's VM tests live in tests/vm).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -41,22 +45,40 @@ fn skip_reason() -> Option<String> {
 }
 
 struct Agent {
-    child: Child,
+    /// The agent process (local mode only).
+    child: Option<Child>,
     _dir: tempfile::TempDir,
-    root: PathBuf,
+    /// Host directory the agent sees as /run/kata-containers/shared/containers.
+    shared: PathBuf,
     sock: String,
+    /// Hybrid-vsock socket of a VM (remote mode).
+    hvsock: Option<PathBuf>,
 }
 
 impl Drop for Agent {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        remove_parent_cgroups();
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+            remove_parent_cgroups();
+        }
     }
 }
 
 fn spawn_agent() -> Agent {
     let dir = tempfile::tempdir().expect("tempdir");
+    if let (Some(hv), Some(share)) = (
+        std::env::var_os("KATA_AGENT_TEST_HVSOCK"),
+        std::env::var_os("KATA_AGENT_TEST_SHARE"),
+    ) {
+        return Agent {
+            child: None,
+            _dir: dir,
+            shared: PathBuf::from(share),
+            sock: String::new(),
+            hvsock: Some(PathBuf::from(hv)),
+        };
+    }
     let root = dir.path().to_path_buf();
     let sock = format!("unix://{}", root.join("agent.sock").display());
     let child = Command::new(env!("CARGO_BIN_EXE_kata-agent"))
@@ -66,14 +88,48 @@ fn spawn_agent() -> Agent {
         .spawn()
         .expect("spawn agent");
     Agent {
-        child,
+        child: Some(child),
         _dir: dir,
-        root,
+        shared: root.join("run-kata-containers/shared/containers"),
         sock,
+        hvsock: None,
     }
 }
 
-async fn connect(sock: &str) -> Client {
+async fn connect(agent: &Agent) -> Client {
+    match &agent.hvsock {
+        Some(path) => connect_hybrid(path).await,
+        None => connect_unix(&agent.sock).await,
+    }
+}
+
+/// Hybrid vsock: `CONNECT 1024\n`, expect `OK ...\n`, then ttRPC on the same stream.
+async fn connect_hybrid(path: &Path) -> Client {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(mut s) = tokio::net::UnixStream::connect(path).await {
+            if s.write_all(b"CONNECT 1024\n").await.is_ok() {
+                let mut line = Vec::new();
+                let mut b = [0u8; 1];
+                while s.read(&mut b).await.unwrap_or(0) == 1 && b[0] != b'\n' {
+                    line.push(b[0]);
+                }
+                if line.starts_with(b"OK") {
+                    return Client::new(ttrpc::r#async::transport::Socket::new(s));
+                }
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no agent behind {}",
+            path.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn connect_unix(sock: &str) -> Client {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         match Client::connect(sock).await {
@@ -86,11 +142,7 @@ async fn connect(sock: &str) -> Client {
 
 /// busybox rootfs at <run root>/shared/containers/<cid>/rootfs.
 fn make_rootfs(agent: &Agent, cid: &str) -> PathBuf {
-    let rootfs = agent
-        .root
-        .join("run-kata-containers/shared/containers")
-        .join(cid)
-        .join("rootfs");
+    let rootfs = agent.shared.join(cid).join("rootfs");
     for d in ["bin", "proc", "dev", "tmp", "etc"] {
         std::fs::create_dir_all(rootfs.join(d)).expect("mkdir");
     }
@@ -218,7 +270,7 @@ async fn container_lifecycle_through_the_agent() {
         return;
     }
     let mut agent = spawn_agent();
-    let conn = connect(&agent.sock).await;
+    let conn = connect(&agent).await;
     let health = HealthClient::new(conn.clone());
     let client = AgentServiceClient::new(conn);
 
@@ -233,6 +285,14 @@ async fn container_lifecycle_through_the_agent() {
 
     let mut sb = pb::CreateSandboxRequest::new();
     sb.sandbox_id = "sb1".into();
+    if agent.hvsock.is_some() {
+        let mut share = pb::Storage::new();
+        share.driver = "virtio-fs".into();
+        share.source = "kataShared".into();
+        share.fstype = "virtiofs".into();
+        share.mount_point = "/run/kata-containers/shared/containers".into();
+        sb.storages = vec![share];
+    }
     client
         .create_sandbox(ctx(), &sb)
         .await
@@ -267,6 +327,36 @@ async fn container_lifecycle_through_the_agent() {
         ],
     )
     .await;
+    // Freezer and cgroup numbers.
+    let mut pause = pb::PauseContainerRequest::new();
+    pause.container_id = "c2".into();
+    client.pause_container(ctx(), &pause).await.expect("pause");
+    let again = client.pause_container(ctx(), &pause).await.expect_err("paused twice");
+    assert_eq!(code_of(again), ttrpc::Code::FAILED_PRECONDITION);
+    let mut resume = pb::ResumeContainerRequest::new();
+    resume.container_id = "c2".into();
+    client.resume_container(ctx(), &resume).await.expect("resume");
+    let mut stats = pb::StatsContainerRequest::new();
+    stats.container_id = "c2".into();
+    let st = client.stats_container(ctx(), &stats).await.expect("stats");
+    if agent.hvsock.is_some() {
+        // cgroup v2 in the guest (the host of this test may still be on v1).
+        let mut update = pb::UpdateContainerRequest::new();
+        update.container_id = "c2".into();
+        let mut res = oci::LinuxResources::new();
+        let mut pids = oci::LinuxPids::new();
+        pids.Limit = 50;
+        res.Pids = Some(pids).into();
+        update.resources = Some(res).into();
+        client.update_container(ctx(), &update).await.expect("update");
+        let st = client.stats_container(ctx(), &stats).await.expect("stats");
+        let cg = st.cgroup_stats.as_ref().expect("cgroup stats");
+        assert!(cg.pids_stats.current >= 1, "{cg:?}");
+        assert_eq!(cg.pids_stats.limit, 50);
+        assert!(cg.cpu_stats.cpu_usage.total_usage > 0, "{cg:?}");
+    }
+    drop(st);
+
     let mut exec = pb::ExecProcessRequest::new();
     exec.container_id = "c2".into();
     exec.exec_id = "e1".into();
@@ -318,13 +408,8 @@ async fn container_lifecycle_through_the_agent() {
 
     // A terminal process: the pty is resized before start, and the shell sees the new size.
     make_rootfs(&agent, "c3");
-    std::os::unix::fs::symlink(
-        "busybox",
-        agent
-            .root
-            .join("run-kata-containers/shared/containers/c3/rootfs/bin/stty"),
-    )
-    .expect("symlink");
+    std::os::unix::fs::symlink("busybox", agent.shared.join("c3/rootfs/bin/stty"))
+        .expect("symlink");
     let mut req = pb::CreateContainerRequest::new();
     req.container_id = "c3".into();
     let mut tty_spec = spec("c3", &["stty", "size"]);
@@ -386,9 +471,12 @@ async fn container_lifecycle_through_the_agent() {
         .destroy_sandbox(ctx(), &pb::DestroySandboxRequest::new())
         .await
         .expect("destroy");
+    let Some(child) = agent.child.as_mut() else {
+        return;
+    };
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        if let Some(status) = agent.child.try_wait().expect("try_wait") {
+        if let Some(status) = child.try_wait().expect("try_wait") {
             assert!(status.success(), "agent exit {status:?}");
             break;
         }

@@ -19,4 +19,4 @@ pub use agent::{Agent, ContainerRequest, SandboxRequest, Storage};
 pub use error::{AgentError, Error, ErrorKind, Result};
 pub use task::{spawn_sandbox, BootRequest, Deleted, SandboxHandle, SandboxOptions};
 pub use types::*;
-pub use vm::{LaunchPlan, Launched, VmControl, VmLauncher};
+pub use vm::{LaunchPlan, Launched, StepLog, VmControl, VmLauncher};

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 
 use crate::agent::Agent;
 use crate::host::cleanup::CleanupStep;
+use crate::host::state::SandboxState;
 
 /// What the sandbox asks the launcher to boot.
 #[derive(Debug, Clone)]
@@ -24,14 +25,44 @@ pub struct Launched {
     pub agent: Arc<dyn Agent>,
 }
 
-/// Boots VMs. The launcher records every resource it takes in `cleanup` as soon as it takes
-/// it, so that a failure half-way (or a killed shim) still releases everything.
+/// The sandbox's cleanup list while the VM boots: each step is persisted as it is recorded, so
+/// that a shim killed half-way through a boot still leaves a complete state for `shim delete`.
+pub struct StepLog {
+    state: SandboxState,
+    state_dir: PathBuf,
+}
+
+impl StepLog {
+    pub fn new(state: SandboxState, state_dir: PathBuf) -> Self {
+        Self { state, state_dir }
+    }
+
+    /// Records (and persists) a resource just taken.
+    pub fn push(&mut self, step: CleanupStep) {
+        self.state.sandbox_steps.push(step);
+        if let Err(e) = self.state.save(&self.state_dir) {
+            tracing::warn!(error = %e, "cannot persist the sandbox state");
+        }
+    }
+
+    /// Every sandbox step so far, in acquisition order.
+    pub fn steps(&self) -> &[CleanupStep] {
+        &self.state.sandbox_steps
+    }
+
+    pub fn into_state(self) -> SandboxState {
+        self.state
+    }
+}
+
+/// Boots VMs. The launcher records every resource it takes in `log` as soon as it takes it, so
+/// that a failure half-way (or a killed shim) still releases everything.
 #[async_trait]
 pub trait VmLauncher: Send + Sync + 'static {
     async fn launch(
         &self,
         plan: &LaunchPlan,
-        cleanup: &mut Vec<CleanupStep>,
+        log: &mut StepLog,
     ) -> Result<Launched, Box<dyn std::error::Error + Send + Sync>>;
 }
 

@@ -56,7 +56,6 @@ fn main() {
             1
         }
     };
-    // Blocking reads of FIFOs nobody writes to must not hold the process.
     std::process::exit(code);
 }
 
@@ -77,5 +76,7 @@ fn run() -> anyhow::Result<()> {
         RUNTIME_ID,
         Some(config),
     ));
+    // A stdin copy may sit in a blocking FIFO read nobody will ever satisfy: do not wait for it.
+    runtime.shutdown_background();
     Ok(())
 }

@@ -15,6 +15,8 @@ const EVENT_GRACE: std::time::Duration = std::time::Duration::from_millis(300);
 
 pub struct KataShim {
     id: String,
+    /// The ttRPC socket this shim serves (`unix://...`), removed on exit.
+    socket: String,
     namespace: String,
     exit: Arc<ExitSignal>,
 }
@@ -26,6 +28,7 @@ impl Shim for KataShim {
     async fn new(_runtime_id: &str, args: &Flags, _config: &mut Config) -> Self {
         KataShim {
             id: args.id.clone(),
+            socket: args.socket.clone(),
             namespace: args.namespace.clone(),
             exit: Arc::new(ExitSignal::default()),
         }
@@ -46,6 +49,16 @@ impl Shim for KataShim {
         self.exit.wait().await;
         // Give the publisher a moment to forward the last events (TaskExit, TaskDelete).
         tokio::time::sleep(EVENT_GRACE).await;
+        // containerd may have removed the bundle (and its `address` file) already, so the
+        // library cannot find the socket to remove: do it here.
+        let path = self.socket.trim_start_matches("unix://");
+        if !path.is_empty() {
+            if let Ok(meta) = std::fs::symlink_metadata(path) {
+                if std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()) {
+                    let _ = std::fs::remove_file(path);
+                }
+            }
+        }
     }
 
     async fn create_task_service(&self, publisher: RemotePublisher) -> TaskService {

@@ -23,6 +23,8 @@ pub struct CreateRequest {
     pub exec_id: String,
     pub spec: Spec,
     pub storages: Vec<StorageSpec>,
+    /// Share the PID namespace of the pod's first container (`sandbox_pidns`).
+    pub sandbox_pidns: bool,
 }
 
 pub fn create(sb: &Sandbox, req: CreateRequest) -> Result<()> {
@@ -43,6 +45,7 @@ pub fn create(sb: &Sandbox, req: CreateRequest) -> Result<()> {
     match build(sb, &req, mounted.clone()) {
         Ok(c) => {
             let c = Arc::new(c);
+            sb.offer_ns_holder(c.init.pid);
             sb.oom.watch(&c.id, &c.cgroup);
             sb.insert_container(c)
         }
@@ -66,6 +69,9 @@ fn build(sb: &Sandbox, req: &CreateRequest, storages: Vec<PathBuf>) -> Result<Co
     let mut spec = req.spec.clone();
     let rootfs = confine_rootfs(sb, &spec)?;
     prepare_spec(&mut spec, &rootfs, id)?;
+    if let Some(holder) = sb.ns_holder() {
+        join_namespaces(&mut spec, holder, req.sandbox_pidns);
+    }
     let cgroup = cgroup_dir(&sb.layout.cgroup_root, &spec);
 
     let bundle = sb.layout.bundles.join(id);
@@ -174,7 +180,34 @@ pub(crate) fn prepare_spec(spec: &mut Spec, rootfs: &Path, id: &str) -> Result<(
         path.unwrap_or_else(|| PathBuf::from(format!("/kata-containers/{id}"))),
     ));
     spec.set_linux(Some(linux));
+    // OCI hooks were run by the runtime on the host; their paths mean nothing in the guest.
+    spec.set_hooks(None);
     Ok(())
+}
+
+/// Points the IPC and UTS namespaces (and PID, if shared) that the spec asks to create at those of
+/// `holder`, so that a pod's containers share them as they would under runc.
+pub(crate) fn join_namespaces(spec: &mut Spec, holder: i32, pidns: bool) {
+    use oci_spec::runtime::LinuxNamespaceType as T;
+    let Some(mut linux) = spec.linux().clone() else {
+        return;
+    };
+    let Some(mut namespaces) = linux.namespaces().clone() else {
+        return;
+    };
+    for ns in namespaces.iter_mut() {
+        let name = match ns.typ() {
+            T::Ipc => "ipc",
+            T::Uts => "uts",
+            T::Pid if pidns => "pid",
+            _ => continue,
+        };
+        if ns.path().is_none() {
+            ns.set_path(Some(PathBuf::from(format!("/proc/{holder}/ns/{name}"))));
+        }
+    }
+    linux.set_namespaces(Some(namespaces));
+    spec.set_linux(Some(linux));
 }
 
 fn cgroup_dir(cgroup_root: &Path, spec: &Spec) -> PathBuf {
@@ -258,5 +291,37 @@ mod tests {
             cgroup_dir(Path::new("/cg"), &spec),
             PathBuf::from("/cg/kubepods/pod1/c1")
         );
+    }
+
+    #[test]
+    fn later_containers_join_the_holders_ipc_and_uts() {
+        use oci_spec::runtime::{LinuxNamespaceBuilder, LinuxNamespaceType as T};
+        let mut spec = spec_with_mount("/tmp", None);
+        let ns = |t| LinuxNamespaceBuilder::default().typ(t).build().expect("ns");
+        let mut linux = spec.linux().clone().expect("linux");
+        linux.set_namespaces(Some(vec![ns(T::Pid), ns(T::Ipc), ns(T::Uts), ns(T::Mount)]));
+        spec.set_linux(Some(linux));
+        join_namespaces(&mut spec, 42, false);
+        let got: Vec<_> = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().clone())
+            .expect("namespaces");
+        let path = |t| {
+            got.iter()
+                .find(|n| n.typ() == t)
+                .and_then(|n| n.path().clone())
+        };
+        assert_eq!(path(T::Ipc), Some(PathBuf::from("/proc/42/ns/ipc")));
+        assert_eq!(path(T::Uts), Some(PathBuf::from("/proc/42/ns/uts")));
+        assert_eq!(path(T::Pid), None);
+        assert_eq!(path(T::Mount), None);
+        join_namespaces(&mut spec, 42, true);
+        let got: Vec<_> = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().clone())
+            .expect("namespaces");
+        assert!(got.iter().any(|n| n.typ() == T::Pid && n.path().is_some()));
     }
 }

@@ -29,6 +29,7 @@ fn finish(sb: &Sandbox, id: &str) -> Result<()> {
     let c = sb
         .take_container(id)
         .ok_or_else(|| AgentError::NotFound(format!("container {id}")))?;
+    sb.drop_ns_holder(c.init.pid);
     let deleted = c.libcontainer().delete(true);
     if let Err(e) = &deleted {
         tracing::warn!(container = id, error = %e, "libcontainer delete failed");

@@ -8,7 +8,7 @@ use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use super::netlink::Netlink;
-use super::{format_mac, IpNet, Interface};
+use super::{format_mac, Interface, IpNet};
 use crate::error::{AgentError, Result};
 
 /// A link as the kernel reports it.
@@ -32,7 +32,12 @@ pub(super) fn links(nl: &mut Netlink) -> Result<Vec<Link>> {
 }
 
 fn link_of(l: &LinkMessage) -> Link {
-    let mut link = Link { index: l.header.index, name: String::new(), mac: String::new(), mtu: 0 };
+    let mut link = Link {
+        index: l.header.index,
+        name: String::new(),
+        mac: String::new(),
+        mtu: 0,
+    };
     for a in &l.attributes {
         match a {
             LinkAttribute::IfName(n) => link.name = n.clone(),
@@ -74,14 +79,22 @@ fn ip_of(a: &AddressMessage) -> Option<IpNet> {
             _ => None,
         })
     })?;
-    Some(IpNet { addr, prefix: a.header.prefix_len })
+    Some(IpNet {
+        addr,
+        prefix: a.header.prefix_len,
+    })
 }
 
 fn is_link_local_v6(ip: &IpAddr) -> bool {
     matches!(ip, IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80)
 }
 
-fn set_link(nl: &mut Netlink, index: u32, up: Option<bool>, attrs: Vec<LinkAttribute>) -> Result<()> {
+fn set_link(
+    nl: &mut Netlink,
+    index: u32,
+    up: Option<bool>,
+    attrs: Vec<LinkAttribute>,
+) -> Result<()> {
     let mut msg = LinkMessage::default();
     msg.header.index = index;
     if let Some(up) = up {
@@ -98,13 +111,20 @@ fn address_message(index: u32, net: &IpNet) -> AddressMessage {
     let mut msg = AddressMessage::default();
     msg.header.index = index;
     msg.header.prefix_len = net.prefix;
-    msg.header.family = if net.addr.is_ipv4() { AddressFamily::Inet } else { AddressFamily::Inet6 };
+    msg.header.family = if net.addr.is_ipv4() {
+        AddressFamily::Inet
+    } else {
+        AddressFamily::Inet6
+    };
     msg.attributes.push(AddressAttribute::Local(net.addr));
     msg.attributes.push(AddressAttribute::Address(net.addr));
     if let IpAddr::V4(v4) = net.addr {
         if net.prefix < 31 {
             let host_bits = u32::MAX.checked_shr(u32::from(net.prefix)).unwrap_or(0);
-            msg.attributes.push(AddressAttribute::Broadcast(Ipv4Addr::from(u32::from(v4) | host_bits)));
+            msg.attributes
+                .push(AddressAttribute::Broadcast(Ipv4Addr::from(
+                    u32::from(v4) | host_bits,
+                )));
         }
     }
     msg
@@ -118,16 +138,25 @@ pub fn update_interface(want: &Interface) -> Result<Interface> {
     let link = all
         .iter()
         .find(|l| !want.hw_addr.is_empty() && l.mac.eq_ignore_ascii_case(&want.hw_addr))
-        .or_else(|| all.iter().find(|l| !want.name.is_empty() && l.name == want.name))
+        .or_else(|| {
+            all.iter()
+                .find(|l| !want.name.is_empty() && l.name == want.name)
+        })
         .cloned()
-        .ok_or_else(|| AgentError::NotFound(format!("network device with MAC {:?} or name {:?}", want.hw_addr, want.name)))?;
+        .ok_or_else(|| {
+            AgentError::NotFound(format!(
+                "network device with MAC {:?} or name {:?}",
+                want.hw_addr, want.name
+            ))
+        })?;
 
     let mut attrs = Vec::new();
     if !want.name.is_empty() && want.name != link.name {
         attrs.push(LinkAttribute::IfName(want.name.clone()));
     }
     if want.mtu != 0 {
-        let mtu = u32::try_from(want.mtu).map_err(|_| AgentError::InvalidArgument(format!("invalid mtu {}", want.mtu)))?;
+        let mtu = u32::try_from(want.mtu)
+            .map_err(|_| AgentError::InvalidArgument(format!("invalid mtu {}", want.mtu)))?;
         attrs.push(LinkAttribute::Mtu(mtu));
     }
     if !attrs.is_empty() {
@@ -136,13 +165,17 @@ pub fn update_interface(want: &Interface) -> Result<Interface> {
         set_link(&mut nl, link.index, None, attrs)?;
     }
     for old in addresses(&mut nl, link.index)? {
-        let keep = ip_of(&old).is_some_and(|n| is_link_local_v6(&n.addr) || want.addresses.contains(&n));
+        let keep =
+            ip_of(&old).is_some_and(|n| is_link_local_v6(&n.addr) || want.addresses.contains(&n));
         if !keep {
             nl.request(RouteNetlinkMessage::DelAddress(old), 0)?;
         }
     }
     for net in &want.addresses {
-        nl.request(RouteNetlinkMessage::NewAddress(address_message(link.index, net)), NLM_F_CREATE | NLM_F_REPLACE)?;
+        nl.request(
+            RouteNetlinkMessage::NewAddress(address_message(link.index, net)),
+            NLM_F_CREATE | NLM_F_REPLACE,
+        )?;
     }
     set_link(&mut nl, link.index, Some(true), Vec::new())?;
     list_interfaces()?
@@ -156,8 +189,16 @@ pub fn list_interfaces() -> Result<Vec<Interface>> {
     let mut nl = Netlink::open()?;
     let mut out = Vec::new();
     for l in links(&mut nl)? {
-        let addresses = addresses(&mut nl, l.index)?.iter().filter_map(ip_of).collect();
-        out.push(Interface { name: l.name, hw_addr: l.mac, mtu: u64::from(l.mtu), addresses });
+        let addresses = addresses(&mut nl, l.index)?
+            .iter()
+            .filter_map(ip_of)
+            .collect();
+        out.push(Interface {
+            name: l.name,
+            hw_addr: l.mac,
+            mtu: u64::from(l.mtu),
+            addresses,
+        });
     }
     Ok(out)
 }

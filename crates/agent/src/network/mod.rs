@@ -26,7 +26,10 @@ impl IpNet {
     pub fn parse(s: &str) -> Result<Self> {
         let bad = || AgentError::InvalidArgument(format!("invalid address {s:?}"));
         let (addr, prefix) = match s.split_once('/') {
-            Some((a, p)) => (a.parse::<IpAddr>().map_err(|_| bad())?, Some(p.parse::<u8>().map_err(|_| bad())?)),
+            Some((a, p)) => (
+                a.parse::<IpAddr>().map_err(|_| bad())?,
+                Some(p.parse::<u8>().map_err(|_| bad())?),
+            ),
             None => (s.parse::<IpAddr>().map_err(|_| bad())?, None),
         };
         let max = if addr.is_ipv4() { 32 } else { 128 };
@@ -76,15 +79,21 @@ pub struct Neighbor {
 
 /// `aa:bb:..` to bytes.
 pub fn parse_mac(s: &str) -> Result<Vec<u8>> {
-    let bytes: std::result::Result<Vec<u8>, _> = s.split(':').map(|b| u8::from_str_radix(b, 16)).collect();
+    let bytes: std::result::Result<Vec<u8>, _> =
+        s.split(':').map(|b| u8::from_str_radix(b, 16)).collect();
     match bytes {
         Ok(b) if b.len() == 6 => Ok(b),
-        _ => Err(AgentError::InvalidArgument(format!("invalid MAC address {s:?}"))),
+        _ => Err(AgentError::InvalidArgument(format!(
+            "invalid MAC address {s:?}"
+        ))),
     }
 }
 
 pub fn format_mac(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(":")
+    b.iter()
+        .map(|x| format!("{x:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 #[cfg(test)]
@@ -93,7 +102,10 @@ mod tests {
 
     #[test]
     fn addresses_parse() {
-        assert_eq!(IpNet::parse("10.0.0.2/24").expect("v4").to_string(), "10.0.0.2/24");
+        assert_eq!(
+            IpNet::parse("10.0.0.2/24").expect("v4").to_string(),
+            "10.0.0.2/24"
+        );
         assert_eq!(IpNet::parse("10.0.0.2").expect("bare").prefix, 32);
         assert_eq!(IpNet::parse("fd00::1/64").expect("v6").prefix, 64);
         assert!(IpNet::parse("10.0.0.2/33").is_err());
@@ -107,3 +119,6 @@ mod tests {
         assert!(parse_mac("02:42").is_err());
     }
 }
+
+#[cfg(test)]
+mod netns_test;

@@ -3,7 +3,9 @@
 use std::net::IpAddr;
 
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_REPLACE};
-use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState};
+use netlink_packet_route::neighbour::{
+    NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState,
+};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use super::link::index_of;
@@ -20,17 +22,26 @@ pub fn add_neighbors(neighbors: &[Neighbor]) -> Result<()> {
         let index = index_of(&mut nl, &n.device)?;
         let mut msg = NeighbourMessage::default();
         msg.header.ifindex = index;
-        msg.header.family = if n.ip.is_ipv4() { AddressFamily::Inet } else { AddressFamily::Inet6 };
+        msg.header.family = if n.ip.is_ipv4() {
+            AddressFamily::Inet
+        } else {
+            AddressFamily::Inet6
+        };
         msg.header.state = NeighbourState::from(if n.state == 0 { NUD_PERMANENT } else { n.state });
         msg.header.flags = NeighbourFlags::from_bits_retain(n.flags);
-        msg.attributes.push(NeighbourAttribute::Destination(match n.ip {
-            IpAddr::V4(v4) => NeighbourAddress::Inet(v4),
-            IpAddr::V6(v6) => NeighbourAddress::Inet6(v6),
-        }));
+        msg.attributes
+            .push(NeighbourAttribute::Destination(match n.ip {
+                IpAddr::V4(v4) => NeighbourAddress::Inet(v4),
+                IpAddr::V6(v6) => NeighbourAddress::Inet6(v6),
+            }));
         if !n.lladdr.is_empty() {
-            msg.attributes.push(NeighbourAttribute::LinkLayerAddress(parse_mac(&n.lladdr)?));
+            msg.attributes
+                .push(NeighbourAttribute::LinkLayerAddress(parse_mac(&n.lladdr)?));
         }
-        nl.request(RouteNetlinkMessage::NewNeighbour(msg), NLM_F_CREATE | NLM_F_REPLACE)?;
+        nl.request(
+            RouteNetlinkMessage::NewNeighbour(msg),
+            NLM_F_CREATE | NLM_F_REPLACE,
+        )?;
     }
     Ok(())
 }

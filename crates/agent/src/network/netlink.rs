@@ -45,7 +45,9 @@ impl Netlink {
         packet.finalize();
         let mut buf = vec![0u8; packet.buffer_len()];
         packet.serialize(&mut buf);
-        self.socket.send(&buf, 0).map_err(|e| AgentError::io("sending to", "rtnetlink", e))?;
+        self.socket
+            .send(&buf, 0)
+            .map_err(|e| AgentError::io("sending to", "rtnetlink", e))?;
         Ok(())
     }
 

@@ -3,7 +3,9 @@
 use std::net::IpAddr;
 
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_REPLACE};
-use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType};
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
+};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use super::link::{index_of, links};
@@ -31,7 +33,9 @@ fn dump(nl: &mut Netlink) -> Result<Vec<RouteMessage>> {
                     _ => None,
                 });
                 let main = u32::from(RouteHeader::RT_TABLE_MAIN);
-                if table.unwrap_or(u32::from(r.header.table)) == main && r.header.kind == RouteType::Unicast {
+                if table.unwrap_or(u32::from(r.header.table)) == main
+                    && r.header.kind == RouteType::Unicast
+                {
                     out.push(r);
                 }
             }
@@ -43,20 +47,33 @@ fn dump(nl: &mut Netlink) -> Result<Vec<RouteMessage>> {
 /// Routes of the main table, with device names.
 pub fn list_routes() -> Result<Vec<Route>> {
     let mut nl = Netlink::open()?;
-    let names: Vec<(u32, String)> = links(&mut nl)?.into_iter().map(|l| (l.index, l.name)).collect();
+    let names: Vec<(u32, String)> = links(&mut nl)?
+        .into_iter()
+        .map(|l| (l.index, l.name))
+        .collect();
     Ok(dump(&mut nl)?
         .iter()
         .map(|r| {
-            let mut route = Route { scope: u8::from(r.header.scope), ..Default::default() };
+            let mut route = Route {
+                scope: u8::from(r.header.scope),
+                ..Default::default()
+            };
             for a in &r.attributes {
                 match a {
                     RouteAttribute::Destination(d) => {
-                        route.dest = ip_of(d).map(|addr| IpNet { addr, prefix: r.header.destination_prefix_length })
+                        route.dest = ip_of(d).map(|addr| IpNet {
+                            addr,
+                            prefix: r.header.destination_prefix_length,
+                        })
                     }
                     RouteAttribute::Gateway(g) => route.gateway = ip_of(g),
                     RouteAttribute::PrefSource(s) => route.source = ip_of(s),
                     RouteAttribute::Oif(i) => {
-                        route.device = names.iter().find(|(x, _)| x == i).map(|(_, n)| n.clone()).unwrap_or_default()
+                        route.device = names
+                            .iter()
+                            .find(|(x, _)| x == i)
+                            .map(|(_, n)| n.clone())
+                            .unwrap_or_default()
                     }
                     _ => {}
                 }
@@ -89,16 +106,31 @@ pub fn update_routes(routes: &[Route]) -> Result<Vec<Route>> {
     let mut ordered: Vec<&Route> = routes.iter().filter(|r| r.gateway.is_none()).collect();
     ordered.extend(routes.iter().filter(|r| r.gateway.is_some()));
     for r in ordered {
-        let index = devices.iter().find(|(n, _)| n == &r.device).map(|(_, i)| *i).unwrap_or(0);
-        nl.request(RouteNetlinkMessage::NewRoute(route_message(r, index)), NLM_F_CREATE | NLM_F_REPLACE)?;
+        let index = devices
+            .iter()
+            .find(|(n, _)| n == &r.device)
+            .map(|(_, i)| *i)
+            .unwrap_or(0);
+        nl.request(
+            RouteNetlinkMessage::NewRoute(route_message(r, index)),
+            NLM_F_CREATE | NLM_F_REPLACE,
+        )?;
     }
     list_routes()
 }
 
 fn route_message(r: &Route, index: u32) -> RouteMessage {
-    let v6 = r.dest.map(|d| d.addr.is_ipv6()).or(r.gateway.map(|g| g.is_ipv6())).unwrap_or(false);
+    let v6 = r
+        .dest
+        .map(|d| d.addr.is_ipv6())
+        .or(r.gateway.map(|g| g.is_ipv6()))
+        .unwrap_or(false);
     let mut msg = RouteMessage::default();
-    msg.header.address_family = if v6 { AddressFamily::Inet6 } else { AddressFamily::Inet };
+    msg.header.address_family = if v6 {
+        AddressFamily::Inet6
+    } else {
+        AddressFamily::Inet
+    };
     msg.header.table = RouteHeader::RT_TABLE_MAIN;
     msg.header.protocol = RouteProtocol::Boot;
     msg.header.kind = RouteType::Unicast;
@@ -111,13 +143,16 @@ fn route_message(r: &Route, index: u32) -> RouteMessage {
     };
     if let Some(d) = r.dest {
         msg.header.destination_prefix_length = d.prefix;
-        msg.attributes.push(RouteAttribute::Destination(RouteAddress::from(d.addr)));
+        msg.attributes
+            .push(RouteAttribute::Destination(RouteAddress::from(d.addr)));
     }
     if let Some(g) = r.gateway {
-        msg.attributes.push(RouteAttribute::Gateway(RouteAddress::from(g)));
+        msg.attributes
+            .push(RouteAttribute::Gateway(RouteAddress::from(g)));
     }
     if let Some(s) = r.source {
-        msg.attributes.push(RouteAttribute::PrefSource(RouteAddress::from(s)));
+        msg.attributes
+            .push(RouteAttribute::PrefSource(RouteAddress::from(s)));
     }
     msg.attributes.push(RouteAttribute::Oif(index));
     msg

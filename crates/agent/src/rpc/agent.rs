@@ -10,7 +10,7 @@ use kata_protocols::types;
 use ttrpc::r#async::TtrpcContext;
 
 use super::status::{unimplemented, RpcResult};
-use super::{containers, sandbox, Service};
+use super::{containers, network, sandbox, Service};
 use crate::container::Stream;
 
 type Ctx = TtrpcContext;
@@ -106,25 +106,25 @@ impl AgentService for Service {
     async fn update_interface(
         &self,
         _: &Ctx,
-        _: pb::UpdateInterfaceRequest,
+        r: pb::UpdateInterfaceRequest,
     ) -> RpcResult<types::Interface> {
-        unimplemented("UpdateInterface")
+        network::update_interface(r)
     }
-    async fn update_routes(&self, _: &Ctx, _: pb::UpdateRoutesRequest) -> RpcResult<pb::Routes> {
-        unimplemented("UpdateRoutes")
+    async fn update_routes(&self, _: &Ctx, r: pb::UpdateRoutesRequest) -> RpcResult<pb::Routes> {
+        network::update_routes(r)
     }
     async fn list_interfaces(
         &self,
         _: &Ctx,
         _: pb::ListInterfacesRequest,
     ) -> RpcResult<pb::Interfaces> {
-        unimplemented("ListInterfaces")
+        network::list_interfaces()
     }
     async fn list_routes(&self, _: &Ctx, _: pb::ListRoutesRequest) -> RpcResult<pb::Routes> {
-        unimplemented("ListRoutes")
+        network::list_routes()
     }
-    async fn add_arp_neighbors(&self, _: &Ctx, _: pb::AddARPNeighborsRequest) -> RpcResult<Empty> {
-        unimplemented("AddARPNeighbors")
+    async fn add_arp_neighbors(&self, _: &Ctx, r: pb::AddARPNeighborsRequest) -> RpcResult<Empty> {
+        network::add_arp_neighbors(r)
     }
     async fn get_ip_tables(
         &self,

@@ -22,6 +22,7 @@ pub fn create(svc: &Service, req: pb::CreateContainerRequest) -> RpcResult<Empty
         exec_id: req.exec_id,
         spec,
         storages: req.storages.iter().map(storage_from_grpc).collect(),
+        sandbox_pidns: req.sandbox_pidns,
     };
     tracing::info!(container = %cmd.id, "create container");
     map(container::create(&svc.sandbox, cmd)).map(|_| Empty::new())

@@ -4,6 +4,7 @@ mod agent;
 mod containers;
 pub mod convert;
 mod health;
+mod network;
 mod sandbox;
 pub mod status;
 

@@ -73,6 +73,9 @@ pub struct Sandbox {
     pub no_pivot: bool,
     containers: Mutex<HashMap<String, Arc<Container>>>,
     info: Mutex<SandboxInfo>,
+    /// Init pid of the first container (the pod's sandbox container): later containers join its
+    /// IPC and UTS namespaces, and its PID namespace when the pod shares one.
+    ns_holder: Mutex<Option<i32>>,
 }
 
 impl Sandbox {
@@ -97,6 +100,7 @@ impl Sandbox {
             no_pivot,
             containers: Mutex::new(HashMap::new()),
             info: Mutex::new(SandboxInfo::default()),
+            ns_holder: Mutex::new(None),
         }
     }
 
@@ -105,6 +109,30 @@ impl Sandbox {
             .get(id)
             .cloned()
             .ok_or_else(|| AgentError::NotFound(format!("container {id}")))
+    }
+
+    /// The pid whose namespaces new containers join, if a live one exists.
+    pub fn ns_holder(&self) -> Option<i32> {
+        let pid = (*lock(&self.ns_holder))?;
+        std::path::Path::new(&format!("/proc/{pid}/ns/ipc"))
+            .exists()
+            .then_some(pid)
+    }
+
+    /// Records the first container's init as the namespace holder.
+    pub fn offer_ns_holder(&self, pid: i32) {
+        let mut holder = lock(&self.ns_holder);
+        if holder.is_none() {
+            *holder = Some(pid);
+        }
+    }
+
+    /// Forgets the namespace holder if it is `pid` (its container is being removed).
+    pub fn drop_ns_holder(&self, pid: i32) {
+        let mut holder = lock(&self.ns_holder);
+        if *holder == Some(pid) {
+            *holder = None;
+        }
     }
 
     pub fn has_container(&self, id: &str) -> bool {
@@ -162,6 +190,7 @@ impl Sandbox {
         let mut errors = container::remove_all(self);
         errors.extend(self.storages.release_all());
         *lock(&self.info) = SandboxInfo::default();
+        *lock(&self.ns_holder) = None;
         errors
     }
 }

@@ -15,7 +15,7 @@ use tokio::sync::Mutex;
 use super::agent::KataAgent;
 use crate::host::cleanup::CleanupStep;
 use crate::host::layout::SHARED_FS_TAG;
-use crate::vm::{LaunchPlan, Launched, VmControl, VmLauncher};
+use crate::vm::{LaunchPlan, Launched, StepLog, VmControl, VmLauncher};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -100,22 +100,18 @@ pub(super) fn vm_spec(
     spec
 }
 
-fn record(cleanup: &mut Vec<CleanupStep>, name: &str, pid: Option<u32>) {
+fn record(log: &mut StepLog, name: &str, pid: Option<u32>) {
     if let Some(pid) = pid {
-        cleanup.push(CleanupStep::kill_process(name, pid));
+        log.push(CleanupStep::kill_process(name, pid));
     }
 }
 
 #[async_trait]
 impl VmLauncher for QemuLauncher {
-    async fn launch(
-        &self,
-        plan: &LaunchPlan,
-        cleanup: &mut Vec<CleanupStep>,
-    ) -> Result<Launched, BoxError> {
+    async fn launch(&self, plan: &LaunchPlan, log: &mut StepLog) -> Result<Launched, BoxError> {
         let vsock_cfg = VsockConfig::in_dir(&plan.vm_dir, GUEST_CID);
         let vsock = VsockDaemon::start(vsock_cfg.clone()).await?;
-        record(cleanup, "vhost-device-vsock", vsock.pid());
+        record(log, "vhost-device-vsock", vsock.pid());
 
         let fs_socket = plan.vm_dir.join("virtiofsd.sock");
         let mut fs_cfg = VirtioFsConfig::new(&fs_socket, &plan.shared_dir);
@@ -124,11 +120,11 @@ impl VmLauncher for QemuLauncher {
         }
         fs_cfg.extra_args = self.config.hypervisor.virtio_fs_extra_args.clone();
         let virtiofsd = VirtioFsDaemon::start(fs_cfg).await?;
-        record(cleanup, "virtiofsd", virtiofsd.pid());
+        record(log, "virtiofsd", virtiofsd.pid());
 
         let spec = vm_spec(&self.config, plan, &vsock_cfg, &fs_socket);
         let vm = QemuVm::start(spec).await?;
-        record(cleanup, "qemu", vm.pid());
+        record(log, "qemu", vm.pid());
         let pid = vm.pid().unwrap_or(0);
 
         let control = QemuControl {
@@ -144,6 +140,7 @@ impl VmLauncher for QemuLauncher {
         let connected = tokio::select! {
             c = AgentClient::connect(&address, timeout) => c,
             exit = control.vm.exited() => {
+                log_console_tail(plan);
                 let msg = format!("qemu exited while the agent was dialled: {exit:?}: {}", control.vm.stderr());
                 control.stop().await;
                 return Err(msg.into());
@@ -152,6 +149,7 @@ impl VmLauncher for QemuLauncher {
         let client = match connected {
             Ok(c) => c,
             Err(e) => {
+                log_console_tail(plan);
                 control.stop().await;
                 return Err(Box::new(e));
             }
@@ -164,6 +162,15 @@ impl VmLauncher for QemuLauncher {
             vm: Box::new(control),
             agent: Arc::new(KataAgent::new(client)),
         })
+    }
+}
+
+/// The end of the guest console, for a boot that failed (the VM directory is removed next).
+fn log_console_tail(plan: &LaunchPlan) {
+    let path = plan.vm_dir.join("console.log");
+    if let Ok(text) = std::fs::read(&path) {
+        let tail = &text[text.len().saturating_sub(4096)..];
+        tracing::error!(console = %String::from_utf8_lossy(tail), "guest console of the failed boot");
     }
 }
 

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::host::cleanup::{run_steps, CleanupStep};
 use crate::host::layout::{GUEST_SHARED_DIR, SHARED_FS_TAG};
 use crate::host::{mount, shared};
-use crate::vm::{LaunchPlan, VmControl};
+use crate::vm::{LaunchPlan, StepLog, VmControl};
 
 /// The virtio-fs share as the agent mounts it.
 pub(crate) fn shared_fs_storage() -> Storage {
@@ -71,8 +71,10 @@ impl SandboxTask {
             shared_dir: self.layout.shared_dir(),
             vm_dir,
         };
-        let launched = self.launcher.launch(&plan, steps).await;
-        self.state.sandbox_steps = steps.clone();
+        let mut log = StepLog::new(self.state.clone(), self.layout.state_dir());
+        let launched = self.launcher.launch(&plan, &mut log).await;
+        self.state = log.into_state();
+        steps.clone_from(&self.state.sandbox_steps);
         self.persist();
         let launched = launched.map_err(|source| Error::Boot {
             sandbox_id: self.layout.sandbox_id.clone(),

@@ -15,7 +15,7 @@ use crate::error::{AgentError, ErrorKind};
 use crate::host::cleanup::CleanupStep;
 use crate::host::layout::Roots;
 use crate::types::{ContainerStats, Event, ProcessIo, ProcessState, VM_DIED_EXIT_CODE};
-use crate::vm::{LaunchPlan, Launched, VmControl, VmLauncher};
+use crate::vm::{LaunchPlan, Launched, StepLog, VmControl, VmLauncher};
 
 #[derive(Default)]
 struct FakeAgent {
@@ -149,13 +149,26 @@ impl VmLauncher for FakeLauncher {
     async fn launch(
         &self,
         plan: &LaunchPlan,
-        cleanup: &mut Vec<CleanupStep>,
+        log: &mut StepLog,
     ) -> std::result::Result<Launched, Box<dyn std::error::Error + Send + Sync>> {
         assert!(plan.shared_dir.ends_with("shared"));
         std::fs::write(&self.marker, b"daemon")?;
-        cleanup.push(CleanupStep::RemoveFile {
+        log.push(CleanupStep::RemoveFile {
             path: self.marker.clone(),
         });
+        // Persisted at once: a shim killed now would still find the daemon in the state.
+        let state_file = plan
+            .vm_dir
+            .parent()
+            .and_then(|p| p.parent())
+            .map(|r| r.join("sbs/sb1/state.json"));
+        let persisted = state_file
+            .and_then(|f| std::fs::read_to_string(f).ok())
+            .unwrap_or_default();
+        assert!(
+            persisted.contains("daemon.marker"),
+            "step not persisted: {persisted}"
+        );
         if self.fail {
             return Err("qemu exited during boot".into());
         }

@@ -1,5 +1,6 @@
 //! Protocol messages to domain types and back. Nothing outside `rpc` sees protobuf structs.
 
+pub mod network;
 mod resources;
 mod spec;
 mod stats;
