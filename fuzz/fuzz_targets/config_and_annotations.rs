@@ -31,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(e) => {
             let _ = e.to_string();
-            match kata_fuzz::baseline(&host) {
+            match kata_fuzz::baseline() {
                 Some(c) => c,
                 None => return,
             }

@@ -5,7 +5,7 @@
 //! baseline configuration with every gate open, on a fake host.
 #![no_main]
 
-use kata_oci::{Spec, SandboxRef};
+use kata_oci::{SandboxRef, Spec};
 use libfuzzer_sys::fuzz_target;
 
 const MOUNT_TABLE: &str = "\
@@ -33,7 +33,9 @@ fuzz_target!(|data: &[u8]| {
     // off the real file system unless the source is one of two harmless fixed paths.
     let statfs_free = spec.mounts().iter().flatten().all(|m| {
         m.destination() != std::path::Path::new("/dev/shm")
-            || m.source().as_deref().is_none_or(|s| s == std::path::Path::new("/dev/shm") || s == std::path::Path::new("/"))
+            || m.source().as_deref().is_none_or(|s| {
+                s == std::path::Path::new("/dev/shm") || s == std::path::Path::new("/")
+            })
     });
     if statfs_free {
         let _ = kata_oci::shm_size(&spec);
@@ -48,7 +50,7 @@ fuzz_target!(|data: &[u8]| {
     let annotations = kata_oci::kata_annotations(&spec);
     if !annotations.is_empty() {
         let host = kata_fuzz::host();
-        if let Some(mut config) = kata_fuzz::baseline(&host) {
+        if let Some(mut config) = kata_fuzz::baseline() {
             kata_fuzz::open_gates(&mut config);
             let _ = kata_oci::apply_annotations(&spec, &mut config, &host);
         }

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use kata_config::annotations::CONFIG_PREFIX;
 use kata_config::{Config, HostFacts};
@@ -13,7 +14,10 @@ pub const HOST_FILES: &[(&str, u64)] = &[
     ("/usr/bin/qemu-system-x86_64", 10 << 20),
     ("/usr/share/kata-containers/vmlinux.container", 30 << 20),
     ("/usr/share/kata-containers/kata-containers.img", 300 << 20),
-    ("/usr/share/kata-containers/kata-containers-initrd.img", 20 << 20),
+    (
+        "/usr/share/kata-containers/kata-containers-initrd.img",
+        20 << 20,
+    ),
     ("/usr/local/bin/virtiofsd", 1 << 20),
     ("/usr/libexec/virtiofsd", 1 << 20),
     ("/dev/urandom", 0),
@@ -38,17 +42,27 @@ pub fn host() -> HostFacts {
     HostFacts::fake(4, HOST_FILES.iter().copied())
 }
 
-/// The baseline configuration; `None` only if the config crate rejects [`BASELINE_TOML`]
-/// (then the target just has less to do; it is not a finding).
-pub fn baseline(host: &HostFacts) -> Option<Config> {
-    Config::from_toml_str(BASELINE_TOML, Path::new(ORIGIN), host)
-        .ok()
-        .map(|l| l.config)
+/// The baseline configuration loaded on [`host`] (parsed once per process, then cloned);
+/// `None` only if the config crate rejects [`BASELINE_TOML`] (then the targets just have less
+/// to do; it is not a finding).
+pub fn baseline() -> Option<Config> {
+    static BASELINE: OnceLock<Option<Config>> = OnceLock::new();
+    BASELINE
+        .get_or_init(|| {
+            Config::from_toml_str(BASELINE_TOML, Path::new(ORIGIN), &host())
+                .ok()
+                .map(|l| l.config)
+        })
+        .clone()
 }
 
 /// Enables every hypervisor annotation and allows every path on the fake host.
 pub fn open_gates(config: &mut Config) {
-    let any = || vec!["/**".to_owned(), "/*".to_owned(), "/*/*".to_owned()];
+    let any = || {
+        ["/**", "/*", "/*/*", "/*/*/*", "/*/*/*/*"]
+            .map(str::to_owned)
+            .to_vec()
+    };
     let h = &mut config.hypervisor;
     h.enable_annotations = vec![".*".to_owned()];
     h.valid_hypervisor_paths = any();

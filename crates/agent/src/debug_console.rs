@@ -39,7 +39,9 @@ async fn serve(mut stream: VsockStream, reaper: Reaper) -> std::io::Result<()> {
     let pty = nix::pty::openpty(None, None).map_err(std::io::Error::from)?;
     let stdio = |fd: &OwnedFd| fd.try_clone().map(Stdio::from);
     let mut cmd = Command::new(shell);
-    cmd.stdin(stdio(&pty.slave)?).stdout(stdio(&pty.slave)?).stderr(stdio(&pty.slave)?);
+    cmd.stdin(stdio(&pty.slave)?)
+        .stdout(stdio(&pty.slave)?)
+        .stderr(stdio(&pty.slave)?);
     // SAFETY: only async-signal-safe calls (setsid, ioctl) between fork and exec.
     unsafe {
         cmd.pre_exec(|| {
@@ -77,7 +79,10 @@ async fn serve(mut stream: VsockStream, reaper: Reaper) -> std::io::Result<()> {
     }
     if exit.borrow().is_none() {
         // The peer went away first: hang up the shell's session (it leads its process group).
-        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGHUP);
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGHUP,
+        );
     }
     Ok(())
 }

@@ -331,11 +331,17 @@ async fn container_lifecycle_through_the_agent() {
     let mut pause = pb::PauseContainerRequest::new();
     pause.container_id = "c2".into();
     client.pause_container(ctx(), &pause).await.expect("pause");
-    let again = client.pause_container(ctx(), &pause).await.expect_err("paused twice");
+    let again = client
+        .pause_container(ctx(), &pause)
+        .await
+        .expect_err("paused twice");
     assert_eq!(code_of(again), ttrpc::Code::FAILED_PRECONDITION);
     let mut resume = pb::ResumeContainerRequest::new();
     resume.container_id = "c2".into();
-    client.resume_container(ctx(), &resume).await.expect("resume");
+    client
+        .resume_container(ctx(), &resume)
+        .await
+        .expect("resume");
     let mut stats = pb::StatsContainerRequest::new();
     stats.container_id = "c2".into();
     let st = client.stats_container(ctx(), &stats).await.expect("stats");
@@ -348,7 +354,10 @@ async fn container_lifecycle_through_the_agent() {
         pids.Limit = 50;
         res.Pids = Some(pids).into();
         update.resources = Some(res).into();
-        client.update_container(ctx(), &update).await.expect("update");
+        client
+            .update_container(ctx(), &update)
+            .await
+            .expect("update");
         let st = client.stats_container(ctx(), &stats).await.expect("stats");
         let cg = st.cgroup_stats.as_ref().expect("cgroup stats");
         assert!(cg.pids_stats.current >= 1, "{cg:?}");
@@ -381,8 +390,20 @@ async fn container_lifecycle_through_the_agent() {
         .close_stdin(ctx(), &close)
         .await
         .expect("close stdin");
-    assert_eq!(read_all(&client, "c2", "e1", false).await, b"ping\n");
+    let (out, err) = tokio::join!(
+        read_all(&client, "c2", "e1", false),
+        read_all(&client, "c2", "e1", true)
+    );
+    assert_eq!(out, b"ping\n");
+    assert!(err.is_empty());
     assert_eq!(wait(&client, "c2", "e1").await, 0);
+    // Waited for and drained: the exec is forgotten (exec probes must not pile up).
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut gone = pb::WaitProcessRequest::new();
+    gone.container_id = "c2".into();
+    gone.exec_id = "e1".into();
+    let err = client.wait_process(ctx(), &gone).await.expect_err("forgotten exec");
+    assert_eq!(code_of(err), ttrpc::Code::NOT_FOUND);
 
     let mut sig = pb::SignalProcessRequest::new();
     sig.container_id = "c2".into();

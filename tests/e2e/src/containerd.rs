@@ -59,6 +59,11 @@ impl PrivateContainerd {
         self.dir.path().join("containerd.sock")
     }
 
+    /// The `PATH` containerd runs with (the built shim first).
+    pub fn env_path(&self) -> &str {
+        &self.env_path
+    }
+
     pub fn config_path(&self) -> &Path {
         &self.config
     }

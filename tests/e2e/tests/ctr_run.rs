@@ -22,6 +22,33 @@ fn host_kernel() -> String {
         .to_string()
 }
 
+fn run_args(id: &str, cmd: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = ["run", "--rm", "--runtime", "io.containerd.kata.v2"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.push("docker.io/library/busybox:latest".into());
+    args.push(id.into());
+    args.extend(cmd.iter().map(|s| s.to_string()));
+    args
+}
+
+fn wait_running(c: &PrivateContainerd, id: &str) {
+    for _ in 0..240 {
+        if let Ok(out) = c.ctr(&["task", "ls"], None, 10) {
+            if out
+                .stdout_text()
+                .lines()
+                .any(|l| l.split_whitespace().next() == Some(id) && l.contains("RUNNING"))
+            {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    panic!("task {id} never ran");
+}
+
 #[test]
 fn uname_prints_the_guest_kernel() {
     let c = containerd();
@@ -39,9 +66,22 @@ fn exit_codes_propagate() {
     let c = containerd();
     let out = c.run_rm("exit3", &[], &["sh", "-c", "exit 3"]).expect("ctr run");
     assert_eq!(out.code, Some(3), "stderr: {}", out.stderr);
-    let out = c
-        .run_rm("killed", &[], &["sh", "-c", "kill -KILL $$"])
-        .expect("ctr run");
+    // Killed by a signal from outside (a PID 1 ignores its own SIGKILL): 128 + 9.
+    let runner = {
+        let args = run_args("killed", &["sleep", "600"]);
+        let c = &c;
+        std::thread::scope(|s| {
+            let h = s.spawn(move || {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                c.ctr(&args, None, 180)
+            });
+            wait_running(c, "killed");
+            let k = c.ctr(&["task", "kill", "-s", "SIGKILL", "killed"], None, 30).expect("kill");
+            assert_eq!(k.code, Some(0), "kill: {}", k.stderr);
+            h.join().expect("ctr thread")
+        })
+    };
+    let out = runner.expect("ctr run");
     assert_eq!(out.code, Some(128 + 9), "stderr: {}", out.stderr);
     drop(c);
     assert_no_leftovers(TEARDOWN);
@@ -93,10 +133,19 @@ fn detached_container_takes_exec_then_kill_and_delete() {
 #[test]
 fn terminal_stdin_and_large_output() {
     let c = containerd();
-    // A terminal: the process sees a tty.
-    let out = c.run_rm("tty", &["-t"], &["sh", "-c", "test -t 0 && echo is-a-tty"]).expect("ctr run -t");
-    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
-    assert!(out.stdout_text().contains("is-a-tty"), "stdout: {:?}", out.stdout_text());
+    // A terminal: the process sees a tty. `ctr -t` needs a console itself: `script` gives it one.
+    let mut line = vec!["ctr".to_string(), "--address".into(), c.socket().display().to_string()];
+    line.extend(run_args("tty", &["sh", "-c", "test -t 0 && echo is-a-tty; stty size"]));
+    line.insert(4, "-t".into());
+    let out = Command::new("timeout")
+        .args(["-k", "5", "180", "script", "-qec", &line.join(" "), "/dev/null"])
+        .env("PATH", c.env_path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("script ctr run -t");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "output: {text}");
+    assert!(text.contains("is-a-tty"), "stdout: {text:?}");
 
     // stdin reaches the process (ctr never closes stdin, so read one line).
     let out = c

@@ -174,12 +174,21 @@ impl TestVm {
         Ok(vm)
     }
 
-    /// [`TestVm::boot_sandbox`], panicking with the full error chain (and console) on failure.
+    /// [`TestVm::boot_sandbox`], panicking with the full error chain (and the guest console) on
+    /// failure.
     pub async fn must_boot_sandbox(id: &str) -> Self {
-        match Self::boot_sandbox(id).await {
+        let vm = match Self::boot(id).await {
             Ok(vm) => vm,
             Err(e) => panic!("booting test vm {id}: {}", crate::error::chain(&e)),
+        };
+        if let Err(e) = vm.create_sandbox().await {
+            panic!(
+                "test vm {id}: {}\nconsole:\n{}",
+                crate::error::chain(&e),
+                vm.console()
+            );
         }
+        vm
     }
 
     /// CreateSandbox: mounts the `kataShared` share at the agent's container directory.

@@ -63,6 +63,11 @@ impl Container {
         pids
     }
 
+    /// Drops an exec'd process from the table (its fds close with the last reference).
+    pub fn forget_exec(&self, exec_id: &str) {
+        lock(&self.execs).remove(exec_id);
+    }
+
     fn libcontainer(&self) -> MutexGuard<'_, libcontainer::container::Container> {
         lock(&self.lc)
     }

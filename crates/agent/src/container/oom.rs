@@ -35,13 +35,18 @@ impl AsRawFd for Watch {
 impl OomEvents {
     pub fn new() -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        OomEvents { tx, rx: Mutex::new(rx) }
+        OomEvents {
+            tx,
+            rx: Mutex::new(rx),
+        }
     }
 
     /// Watches `cgroup/memory.events` of container `id` until the cgroup disappears.
     /// Needs a tokio runtime; without one, or without the file, nothing is watched.
     pub fn watch(&self, id: &str, cgroup: &Path) {
-        let Ok(handle) = tokio::runtime::Handle::try_current() else { return };
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
         let file: PathBuf = cgroup.join("memory.events");
         let watch = match Self::inotify(&file) {
             Ok(w) => w,
@@ -52,22 +57,35 @@ impl OomEvents {
         };
         let _guard = handle.enter();
         // SAFETY: the inotify descriptor is owned by `Watch`, which the AsyncFd owns until dropped.
-        let Ok(watch) = (unsafe { AsyncFd::register(watch) }) else { return };
+        let Ok(watch) = (unsafe { AsyncFd::register(watch) }) else {
+            return;
+        };
         let tx = self.tx.clone();
         let id = id.to_string();
         handle.spawn(async move {
-            let mut seen = std::fs::read_to_string(&file).map(|t| oom_kills(&t)).unwrap_or(0);
+            let mut seen = std::fs::read_to_string(&file)
+                .map(|t| oom_kills(&t))
+                .unwrap_or(0);
             loop {
-                let Ok(mut ready) = watch.readable().await else { return };
-                let events = match ready.try_io(|w| w.get_ref().0.read_events().map_err(std::io::Error::from)) {
+                let Ok(mut ready) = watch.readable().await else {
+                    return;
+                };
+                let events = match ready
+                    .try_io(|w| w.get_ref().0.read_events().map_err(std::io::Error::from))
+                {
                     Ok(Ok(events)) => events,
                     Ok(Err(_)) => return,
                     Err(_would_block) => continue,
                 };
-                if events.iter().any(|e| e.mask.contains(AddWatchFlags::IN_IGNORED)) {
+                if events
+                    .iter()
+                    .any(|e| e.mask.contains(AddWatchFlags::IN_IGNORED))
+                {
                     return; // the cgroup (and its file) is gone
                 }
-                let Ok(text) = std::fs::read_to_string(&file) else { return };
+                let Ok(text) = std::fs::read_to_string(&file) else {
+                    return;
+                };
                 let kills = oom_kills(&text);
                 if kills > seen {
                     seen = kills;
@@ -130,13 +148,19 @@ mod tests {
         events.watch("c1", dir.path());
         std::fs::write(dir.path().join("memory.events"), "oom 1\noom_kill 0\n").expect("write");
         let wait = std::time::Duration::from_millis(300);
-        assert!(tokio::time::timeout(wait, events.next()).await.is_err(), "no kill yet");
+        assert!(
+            tokio::time::timeout(wait, events.next()).await.is_err(),
+            "no kill yet"
+        );
         std::fs::write(dir.path().join("memory.events"), "oom 1\noom_kill 1\n").expect("write");
         let id = tokio::time::timeout(wait * 10, events.next())
             .await
             .expect("event in time")
             .expect("event");
         assert_eq!(id, "c1");
-        assert!(tokio::time::timeout(wait, events.next()).await.is_err(), "reported twice");
+        assert!(
+            tokio::time::timeout(wait, events.next()).await.is_err(),
+            "reported twice"
+        );
     }
 }

@@ -2,7 +2,7 @@
 
 use std::os::fd::OwnedFd;
 
-use tokio::sync::{watch, Mutex};
+use tokio::sync::{watch, Mutex, Notify};
 
 use super::io::FdStream;
 use crate::error::{AgentError, Result};
@@ -31,6 +31,8 @@ pub struct Process {
     stderr: Mutex<Option<FdStream>>,
     tty: Option<OwnedFd>,
     exit: watch::Receiver<Option<i32>>,
+    /// Signalled whenever an output stream reaches end of file.
+    eof: Notify,
 }
 
 impl Process {
@@ -48,6 +50,7 @@ impl Process {
             stderr: Mutex::new(stdio.stderr),
             tty: stdio.tty,
             exit,
+            eof: Notify::new(),
         }
     }
 
@@ -84,9 +87,21 @@ impl Process {
         if data.is_empty() {
             // Release the fd: the stream is over.
             *guard = None;
+            self.eof.notify_waiters();
             return Err(AgentError::FailedPrecondition("eof".into()));
         }
         Ok(data)
+    }
+
+    /// Whether every output stream has been read to the end (a reader in progress counts as not).
+    pub fn drained(&self) -> bool {
+        let done = |m: &Mutex<Option<FdStream>>| m.try_lock().map(|g| g.is_none()).unwrap_or(false);
+        done(&self.stdout) && done(&self.stderr)
+    }
+
+    /// Resolves at the next end of file of an output stream.
+    pub async fn eof_notified(&self) {
+        self.eof.notified().await
     }
 
     /// Writes to stdin; returns the number of bytes written.
