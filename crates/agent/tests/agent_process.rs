@@ -402,7 +402,10 @@ async fn container_lifecycle_through_the_agent() {
     let mut gone = pb::WaitProcessRequest::new();
     gone.container_id = "c2".into();
     gone.exec_id = "e1".into();
-    let err = client.wait_process(ctx(), &gone).await.expect_err("forgotten exec");
+    let err = client
+        .wait_process(ctx(), &gone)
+        .await
+        .expect_err("forgotten exec");
     assert_eq!(code_of(err), ttrpc::Code::NOT_FOUND);
 
     let mut sig = pb::SignalProcessRequest::new();

@@ -32,7 +32,9 @@ impl PrivateContainerd {
     /// Starts containerd with the freshly built shim first in `PATH` and `KATA_CONF_FILE` set to a
     /// configuration using the freshly built guest image.
     pub fn start() -> anyhow::Result<Self> {
-        let dir = tempfile::Builder::new().prefix("kata-e2e-").tempdir_in("/tmp")?;
+        let dir = tempfile::Builder::new()
+            .prefix("kata-e2e-")
+            .tempdir_in("/tmp")?;
         let config = test_config(dir.path())?;
         let bin_dir = shim_dir()?;
         let env_path = format!(
@@ -52,7 +54,11 @@ impl PrivateContainerd {
             "private containerd did not start: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        Ok(Self { dir, env_path, config })
+        Ok(Self {
+            dir,
+            env_path,
+            config,
+        })
     }
 
     pub fn socket(&self) -> PathBuf {
@@ -69,7 +75,12 @@ impl PrivateContainerd {
     }
 
     /// Runs `ctr --address <sock> ARGS` with a hard time limit, feeding `stdin`.
-    pub fn ctr(&self, args: &[&str], stdin: Option<&[u8]>, timeout_secs: u32) -> anyhow::Result<CtrOutput> {
+    pub fn ctr(
+        &self,
+        args: &[&str],
+        stdin: Option<&[u8]>,
+        timeout_secs: u32,
+    ) -> anyhow::Result<CtrOutput> {
         let mut cmd = Command::new("timeout");
         cmd.args(["-k", "5", &timeout_secs.to_string(), "ctr", "--address"])
             .arg(self.socket())
@@ -77,7 +88,11 @@ impl PrivateContainerd {
             .env("PATH", &self.env_path)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            });
         let mut child = cmd.spawn().context("spawning ctr")?;
         if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
             let data = data.to_vec();
@@ -86,8 +101,16 @@ impl PrivateContainerd {
                 let _ = pipe.write_all(&data);
             });
         }
-        let Output { status, stdout, stderr } = child.wait_with_output()?;
-        Ok(CtrOutput { code: status.code(), stdout, stderr: String::from_utf8_lossy(&stderr).into_owned() })
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = child.wait_with_output()?;
+        Ok(CtrOutput {
+            code: status.code(),
+            stdout,
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        })
     }
 
     /// `ctr run --rm --runtime io.containerd.kata.v2 [extra] busybox ID CMD...`
@@ -121,5 +144,7 @@ fn shim_dir() -> anyhow::Result<PathBuf> {
             return Ok(dir);
         }
     }
-    anyhow::bail!("containerd-shim-kata-v2 is not built: run `cargo build -p containerd-shim-kata-v2`")
+    anyhow::bail!(
+        "containerd-shim-kata-v2 is not built: run `cargo build -p containerd-shim-kata-v2`"
+    )
 }

@@ -31,8 +31,14 @@ fn leftovers() -> Vec<String> {
             let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
             let comm = comm.trim();
             // comm is cut at 15 characters.
-            if DAEMONS.iter().any(|d| !comm.is_empty() && d.starts_with(comm)) {
-                found.push(format!("process {} ({comm})", entry.file_name().to_string_lossy()));
+            if DAEMONS
+                .iter()
+                .any(|d| !comm.is_empty() && d.starts_with(comm))
+            {
+                found.push(format!(
+                    "process {} ({comm})",
+                    entry.file_name().to_string_lossy()
+                ));
             }
         }
     }

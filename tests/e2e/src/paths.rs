@@ -27,7 +27,11 @@ pub fn test_config(dir: &Path) -> anyhow::Result<PathBuf> {
     let kernel = images.join("vmlinux.container");
     let initrd = images.join("kata-containers-initrd.img");
     for p in [&kernel, &initrd] {
-        anyhow::ensure!(p.exists(), "{} is missing: run `make image` first", p.display());
+        anyhow::ensure!(
+            p.exists(),
+            "{} is missing: run `make image` first",
+            p.display()
+        );
     }
     let text = text
         .replace(

@@ -64,7 +64,9 @@ fn uname_prints_the_guest_kernel() {
 #[test]
 fn exit_codes_propagate() {
     let c = containerd();
-    let out = c.run_rm("exit3", &[], &["sh", "-c", "exit 3"]).expect("ctr run");
+    let out = c
+        .run_rm("exit3", &[], &["sh", "-c", "exit 3"])
+        .expect("ctr run");
     assert_eq!(out.code, Some(3), "stderr: {}", out.stderr);
     // Killed by a signal from outside (a PID 1 ignores its own SIGKILL): 128 + 9.
     let runner = {
@@ -76,7 +78,9 @@ fn exit_codes_propagate() {
                 c.ctr(&args, None, 180)
             });
             wait_running(c, "killed");
-            let k = c.ctr(&["task", "kill", "-s", "SIGKILL", "killed"], None, 30).expect("kill");
+            let k = c
+                .ctr(&["task", "kill", "-s", "SIGKILL", "killed"], None, 30)
+                .expect("kill");
             assert_eq!(k.code, Some(0), "kill: {}", k.stderr);
             h.join().expect("ctr thread")
         })
@@ -93,9 +97,15 @@ fn detached_container_takes_exec_then_kill_and_delete() {
     let out = c
         .ctr(
             &[
-                "run", "-d", "--runtime", "io.containerd.kata.v2",
-                "docker.io/library/busybox:latest", "detached",
-                "sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done",
+                "run",
+                "-d",
+                "--runtime",
+                "io.containerd.kata.v2",
+                "docker.io/library/busybox:latest",
+                "detached",
+                "sh",
+                "-c",
+                "trap 'exit 0' TERM; while true; do sleep 1; done",
             ],
             None,
             180,
@@ -104,27 +114,49 @@ fn detached_container_takes_exec_then_kill_and_delete() {
     assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
 
     let out = c
-        .ctr(&["task", "exec", "--exec-id", "e1", "detached", "echo", "from-exec"], None, 60)
+        .ctr(
+            &[
+                "task",
+                "exec",
+                "--exec-id",
+                "e1",
+                "detached",
+                "echo",
+                "from-exec",
+            ],
+            None,
+            60,
+        )
         .expect("ctr task exec");
     assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
     assert_eq!(out.stdout_text().trim(), "from-exec");
 
-    let out = c.ctr(&["task", "kill", "-s", "SIGTERM", "detached"], None, 30).expect("kill");
+    let out = c
+        .ctr(&["task", "kill", "-s", "SIGTERM", "detached"], None, 30)
+        .expect("kill");
     assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
     // Wait for the task to stop, then delete it and the container.
     let mut stopped = false;
     for _ in 0..60 {
         let out = c.ctr(&["task", "ls"], None, 10).expect("task ls");
-        if out.stdout_text().lines().any(|l| l.starts_with("detached") && l.contains("STOPPED")) {
+        if out
+            .stdout_text()
+            .lines()
+            .any(|l| l.starts_with("detached") && l.contains("STOPPED"))
+        {
             stopped = true;
             break;
         }
         std::thread::sleep(Duration::from_millis(500));
     }
     assert!(stopped, "SIGTERM did not stop the task");
-    let out = c.ctr(&["task", "delete", "detached"], None, 60).expect("task delete");
+    let out = c
+        .ctr(&["task", "delete", "detached"], None, 60)
+        .expect("task delete");
     assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
-    let out = c.ctr(&["container", "delete", "detached"], None, 30).expect("container delete");
+    let out = c
+        .ctr(&["container", "delete", "detached"], None, 30)
+        .expect("container delete");
     assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
     drop(c);
     assert_no_leftovers(TEARDOWN);
@@ -134,11 +166,26 @@ fn detached_container_takes_exec_then_kill_and_delete() {
 fn terminal_stdin_and_large_output() {
     let c = containerd();
     // A terminal: the process sees a tty. `ctr -t` needs a console itself: `script` gives it one.
-    let mut line = vec!["ctr".to_string(), "--address".into(), c.socket().display().to_string()];
-    line.extend(run_args("tty", &["sh", "-c", "test -t 0 && echo is-a-tty; stty size"]));
+    let mut line = vec![
+        "ctr".to_string(),
+        "--address".into(),
+        c.socket().display().to_string(),
+    ];
+    line.extend(run_args(
+        "tty",
+        &["sh", "-c", "test -t 0 && echo is-a-tty; stty size"],
+    ));
     line.insert(4, "-t".into());
     let out = Command::new("timeout")
-        .args(["-k", "5", "180", "script", "-qec", &line.join(" "), "/dev/null"])
+        .args([
+            "-k",
+            "5",
+            "180",
+            "script",
+            "-qec",
+            &line.join(" "),
+            "/dev/null",
+        ])
         .env("PATH", c.env_path())
         .stdin(Stdio::null())
         .output()
@@ -151,8 +198,16 @@ fn terminal_stdin_and_large_output() {
     let out = c
         .ctr(
             &[
-                "run", "--rm", "-i", "--runtime", "io.containerd.kata.v2",
-                "docker.io/library/busybox:latest", "stdin", "head", "-n", "1",
+                "run",
+                "--rm",
+                "-i",
+                "--runtime",
+                "io.containerd.kata.v2",
+                "docker.io/library/busybox:latest",
+                "stdin",
+                "head",
+                "-n",
+                "1",
             ],
             Some(b"hello-through-stdin\n"),
             180,
@@ -166,12 +221,21 @@ fn terminal_stdin_and_large_output() {
         .run_rm(
             "big",
             &[],
-            &["sh", "-c", "head -c 67108864 /dev/urandom | tee /tmp/data | md5sum >&2; cat /tmp/data"],
+            &[
+                "sh",
+                "-c",
+                "head -c 67108864 /dev/urandom | tee /tmp/data | md5sum >&2; cat /tmp/data",
+            ],
         )
         .expect("ctr run big");
     assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
     assert_eq!(out.stdout.len(), 64 << 20, "stdout length");
-    let sum_in_guest = out.stderr.split_whitespace().next().unwrap_or_default().to_string();
+    let sum_in_guest = out
+        .stderr
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string();
     let digest = Command::new("md5sum")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

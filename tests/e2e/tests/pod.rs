@@ -22,7 +22,13 @@ fn run_detached(c: &PrivateContainerd, id: &str, annotations: &[String]) {
         args.push("--annotation");
         args.push(a);
     }
-    args.extend_from_slice(&[IMAGE, id, "sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]);
+    args.extend_from_slice(&[
+        IMAGE,
+        id,
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; while true; do sleep 1; done",
+    ]);
     let out = c.ctr(&args, None, 180).expect("ctr run -d");
     assert_eq!(out.code, Some(0), "run {id}: {}", out.stderr);
 }
@@ -57,7 +63,9 @@ fn remove(c: &PrivateContainerd, id: &str) {
     let _ = c.ctr(&["task", "kill", "-s", "SIGKILL", id], None, 30);
     wait_stopped(c, id);
     let _ = c.ctr(&["task", "delete", id], None, 60);
-    let out = c.ctr(&["container", "delete", id], None, 30).expect("container delete");
+    let out = c
+        .ctr(&["container", "delete", id], None, 30)
+        .expect("container delete");
     assert_eq!(out.code, Some(0), "container delete {id}: {}", out.stderr);
 }
 
@@ -89,11 +97,25 @@ fn two_containers_of_one_pod_share_one_vm() {
     ];
     run_detached(&c, "pod1", &sandbox);
     run_detached(&c, "pod1-app", &member);
-    let boot_a = exec_output(&c, "pod1", "b1", &["cat", "/proc/sys/kernel/random/boot_id"]);
-    let boot_b = exec_output(&c, "pod1-app", "b2", &["cat", "/proc/sys/kernel/random/boot_id"]);
+    let boot_a = exec_output(
+        &c,
+        "pod1",
+        "b1",
+        &["cat", "/proc/sys/kernel/random/boot_id"],
+    );
+    let boot_b = exec_output(
+        &c,
+        "pod1-app",
+        "b2",
+        &["cat", "/proc/sys/kernel/random/boot_id"],
+    );
     assert!(!boot_a.is_empty());
     assert_eq!(boot_a, boot_b, "the two containers run in different VMs");
-    assert_eq!(pids_named("qemu-system-x86_64").len(), 1, "one VM for the pod");
+    assert_eq!(
+        pids_named("qemu-system-x86_64").len(),
+        1,
+        "one VM for the pod"
+    );
     remove(&c, "pod1-app");
     remove(&c, "pod1");
     drop(c);
@@ -107,11 +129,18 @@ fn qemu_killed_under_a_running_container() {
     let qemus = pids_named("qemu-system-x86_64");
     assert_eq!(qemus.len(), 1);
     for pid in qemus {
-        let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status();
     }
-    assert!(wait_stopped(&c, "victim"), "the task did not exit after QEMU died");
+    assert!(
+        wait_stopped(&c, "victim"),
+        "the task did not exit after QEMU died"
+    );
     let _ = c.ctr(&["task", "delete", "victim"], None, 60);
-    let out = c.ctr(&["container", "delete", "victim"], None, 30).expect("container delete");
+    let out = c
+        .ctr(&["container", "delete", "victim"], None, 30)
+        .expect("container delete");
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     drop(c);
     assert_no_leftovers(TEARDOWN);
@@ -124,10 +153,15 @@ fn shim_delete_cleans_up_after_a_sigkilled_shim() {
     let shims = pids_named("containerd-shim-kata-v2");
     assert_eq!(shims.len(), 1);
     for pid in shims {
-        let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status();
     }
     // containerd notices the dead shim and runs `containerd-shim-kata-v2 delete`.
-    assert!(wait_stopped(&c, "orphan"), "the task did not stop after its shim died");
+    assert!(
+        wait_stopped(&c, "orphan"),
+        "the task did not stop after its shim died"
+    );
     let _ = c.ctr(&["task", "delete", "orphan"], None, 60);
     let _ = c.ctr(&["container", "delete", "orphan"], None, 30);
     drop(c);

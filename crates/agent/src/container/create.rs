@@ -274,6 +274,25 @@ mod tests {
     }
 
     #[test]
+    fn host_hooks_are_dropped() {
+        use oci_spec::runtime::{HookBuilder, HooksBuilder};
+        let rootfs = tempfile::tempdir().expect("tempdir");
+        let mut spec = spec_with_mount("/tmp", None);
+        let hook = HookBuilder::default()
+            .path("/usr/bin/host-only")
+            .build()
+            .expect("hook");
+        spec.set_hooks(Some(
+            HooksBuilder::default()
+                .prestart(vec![hook])
+                .build()
+                .expect("hooks"),
+        ));
+        prepare_spec(&mut spec, rootfs.path(), "c1").expect("prepare");
+        assert!(spec.hooks().is_none());
+    }
+
+    #[test]
     fn systemd_style_or_escaping_cgroup_paths_are_replaced() {
         let rootfs = tempfile::tempdir().expect("tempdir");
         for bad in ["system.slice:kata:c1", "/../../x"] {

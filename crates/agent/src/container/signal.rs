@@ -14,6 +14,13 @@ pub fn signal(sb: &Sandbox, id: &str, exec_id: &str, signo: u32) -> Result<()> {
         .ok_or_else(|| AgentError::InvalidArgument(format!("invalid signal {signo}")))?;
     let c = sb.container(id)?;
     let process = c.process(exec_id)?;
+    if exec_id.is_empty() && sig == Signal::SIGKILL {
+        // Killing a container kills its exec'd processes too, even when they do not die with the
+        // init (a container sharing the pod's PID namespace).
+        for pid in c.pids().into_iter().filter(|p| *p != process.pid) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
     if process.exit_code().is_some() {
         return Ok(());
     }

@@ -26,10 +26,15 @@ pub async fn wait(sb: &Sandbox, id: &str, exec_id: &str) -> Result<i32> {
 
 fn forget_when_drained(container: Arc<Container>, exec_id: String) {
     tokio::spawn(async move {
-        let Ok(process) = container.process(&exec_id) else { return };
+        let Ok(process) = container.process(&exec_id) else {
+            return;
+        };
         let deadline = tokio::time::Instant::now() + OUTPUT_GRACE;
         while !process.drained() {
-            if tokio::time::timeout_at(deadline, process.eof_notified()).await.is_err() {
+            if tokio::time::timeout_at(deadline, process.eof_notified())
+                .await
+                .is_err()
+            {
                 break;
             }
         }

@@ -8,7 +8,6 @@ use kata_protocols::empty::Empty;
 use super::convert::storage_from_grpc;
 use super::status::{map, RpcResult};
 use super::Service;
-use crate::error::AgentError;
 use crate::guest;
 use crate::storage;
 
@@ -81,11 +80,14 @@ pub fn copy_file(svc: &Service, req: pb::CopyFileRequest) -> RpcResult<Empty> {
 }
 
 pub fn update_ephemeral_mounts(
-    _svc: &Service,
+    svc: &Service,
     req: pb::UpdateEphemeralMountsRequest,
 ) -> RpcResult<Empty> {
-    if req.storages.is_empty() {
-        return Ok(Empty::new());
+    for s in &req.storages {
+        map(svc
+            .sandbox
+            .storages
+            .remount_ephemeral(&storage_from_grpc(s)))?;
     }
-    map(Err(AgentError::Unimplemented("UpdateEphemeralMounts")))
+    Ok(Empty::new())
 }

@@ -117,6 +117,38 @@ impl StorageManager {
         Ok(mount_point)
     }
 
+    /// UpdateEphemeralMounts: remounts a mounted `ephemeral` storage with new options (e.g. `size=`).
+    pub fn remount_ephemeral(&self, spec: &StorageSpec) -> Result<()> {
+        if spec.driver != "ephemeral" {
+            return Err(AgentError::InvalidArgument(format!(
+                "cannot update {} storage {}",
+                spec.driver,
+                spec.mount_point.display()
+            )));
+        }
+        let mount_point = confine_mount_point(&self.run_root, &spec.mount_point)?;
+        if !self.lock().contains_key(&mount_point) {
+            return Err(AgentError::NotFound(format!(
+                "storage {}",
+                spec.mount_point.display()
+            )));
+        }
+        let opts = MountOptions::parse(&spec.options);
+        let fstype = if spec.fstype.is_empty() {
+            "tmpfs"
+        } else {
+            spec.fstype.as_str()
+        };
+        let data = opts.data_without(|k| k == "fsgid");
+        self.mounter.mount(
+            fstype,
+            &mount_point,
+            fstype,
+            opts.flags | nix::mount::MsFlags::MS_REMOUNT,
+            &data,
+        )
+    }
+
     /// Drops one reference to `mount_point`, unmounting it after the last one.
     pub fn release(&self, mount_point: &Path) -> Result<()> {
         let last = {
@@ -220,6 +252,38 @@ pub(crate) mod tests {
         m.release(&p).expect("release");
         assert_eq!(fake.unmounts(), vec![p.clone()]);
         assert_eq!(m.refcount(&p), 0);
+    }
+
+    #[test]
+    fn ephemeral_storage_is_remounted_with_new_size() {
+        let fake = Arc::new(FakeMounter::default());
+        let run = tempfile::tempdir().expect("tempdir");
+        let m = manager(fake.clone(), run.path());
+        let mut spec = StorageSpec {
+            driver: "ephemeral".into(),
+            fstype: "tmpfs".into(),
+            options: vec!["size=1m".into()],
+            mount_point: PathBuf::from("/run/kata-containers/sandbox/ephemeral/v"),
+            ..Default::default()
+        };
+        assert!(matches!(
+            m.remount_ephemeral(&spec),
+            Err(AgentError::NotFound(_))
+        ));
+        m.add(&spec).expect("add");
+        spec.options = vec!["size=2m".into()];
+        m.remount_ephemeral(&spec).expect("remount");
+        let last = fake.mounts().pop().expect("call");
+        assert!(last.flags.contains(nix::mount::MsFlags::MS_REMOUNT));
+        assert_eq!(last.data, "size=2m");
+        let other = StorageSpec {
+            driver: "local".into(),
+            ..spec
+        };
+        assert!(matches!(
+            m.remount_ephemeral(&other),
+            Err(AgentError::InvalidArgument(_))
+        ));
     }
 
     #[test]
