@@ -131,13 +131,13 @@ extract_vmlinux() {
     # The payload's magic can also occur by chance: try each match until one decompresses to an ELF.
     for off in $(LC_ALL=C grep -obUaP "$magic" "$VMLINUZ" | cut -d: -f1); do
         # Trailing bytes after the stream make the decompressor exit non-zero: judge by the output.
-        tail -c "+$((off + 1))" "$VMLINUZ" | $tool >"$VMLINUX.tmp" 2>/dev/null || true
-        if [ "$(head -c 4 "$VMLINUX.tmp" | od -An -tx1 | tr -d ' \n')" = "7f454c46" ]; then
-            mv "$VMLINUX.tmp" "$VMLINUX"
+        tail -c "+$((off + 1))" "$VMLINUZ" | $tool >"$VMLINUX.tmp.$$" 2>/dev/null || true
+        if [ "$(head -c 4 "$VMLINUX.tmp.$$" | od -An -tx1 | tr -d ' \n')" = "7f454c46" ]; then
+            mv "$VMLINUX.tmp.$$" "$VMLINUX"
             return 0
         fi
     done
-    rm -f "$VMLINUX.tmp"
+    rm -f "$VMLINUX.tmp.$$"
     die "no ${tool%% *} stream in $VMLINUZ decompresses to an ELF vmlinux"
 }
 [ -f "$VMLINUX" ] || extract_vmlinux
@@ -235,9 +235,9 @@ case "$COMPRESSION" in
 esac
 INITRD=$OUT_DIR/kata-containers-initrd.img
 (cd "$STAGE" && find . -mindepth 1 | LC_ALL=C sort |
-    cpio --quiet -o -H newc -R 0:0 --reproducible | "${compress[@]}") >"$INITRD.tmp" ||
+    cpio --quiet -o -H newc -R 0:0 --reproducible | "${compress[@]}") >"$INITRD.tmp.$$" ||
     die "cannot write $INITRD"
-mv "$INITRD.tmp" "$INITRD"
+mv "$INITRD.tmp.$$" "$INITRD"
 
 install -m 0644 "$VMLINUX" "$OUT_DIR/vmlinux.container"
 install -m 0644 "$VMLINUZ" "$OUT_DIR/vmlinuz.container"

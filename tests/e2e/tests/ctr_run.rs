@@ -33,6 +33,15 @@ fn run_args(id: &str, cmd: &[&str]) -> Vec<String> {
     args
 }
 
+/// One shell command line: every word single-quoted (`script -c` hands it to a shell).
+fn shell_words(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| format!("'{}'", w.replace('\'', "'\\''")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn wait_running(c: &PrivateContainerd, id: &str) {
     for _ in 0..240 {
         if let Ok(out) = c.ctr(&["task", "ls"], None, 10) {
@@ -173,7 +182,7 @@ fn terminal_stdin_and_large_output() {
     ];
     line.extend(run_args(
         "tty",
-        &["sh", "-c", "test -t 0 && echo is-a-tty; stty size"],
+        &["sh", "-c", "test -t 0 && echo is-a-tty; tty"],
     ));
     line.insert(4, "-t".into());
     let out = Command::new("timeout")
@@ -183,7 +192,7 @@ fn terminal_stdin_and_large_output() {
             "180",
             "script",
             "-qec",
-            &line.join(" "),
+            &shell_words(&line),
             "/dev/null",
         ])
         .env("PATH", c.env_path())
@@ -193,6 +202,7 @@ fn terminal_stdin_and_large_output() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "output: {text}");
     assert!(text.contains("is-a-tty"), "stdout: {text:?}");
+    assert!(text.contains("/dev/pts/"), "stdout: {text:?}");
 
     // stdin reaches the process (ctr never closes stdin, so read one line).
     let out = c
@@ -200,7 +210,6 @@ fn terminal_stdin_and_large_output() {
             &[
                 "run",
                 "--rm",
-                "-i",
                 "--runtime",
                 "io.containerd.kata.v2",
                 "docker.io/library/busybox:latest",

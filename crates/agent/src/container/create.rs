@@ -114,7 +114,7 @@ fn build(sb: &Sandbox, req: &CreateRequest, storages: Vec<PathBuf>) -> Result<Co
         .as_raw();
     // Registered before the runtime can run the reaper again (this function never awaits).
     let exit = sb.reaper.watch(pid);
-    let stdio = pending.finish()?;
+    let stdio = pending.finish(super::stdio::console_size(spec.process().as_ref()))?;
     Ok(Container {
         id: id.to_string(),
         bundle,

@@ -66,7 +66,7 @@ pub fn exec(sb: &Sandbox, req: ExecRequest) -> Result<()> {
     let _ = std::fs::remove_file(&process_file);
     let pid = result.map_err(lc_err("exec"))?.as_raw();
     let exit = sb.reaper.watch(pid);
-    let stdio = pending.finish()?;
+    let stdio = pending.finish(super::stdio::console_size(Some(&req.process)))?;
     let process = Arc::new(Process::new(req.exec_id.clone(), pid, stdio, exit));
     lock(&c.execs).insert(req.exec_id, process);
     Ok(())

@@ -1,7 +1,7 @@
 //! Wiring a new process's stdio: three pipes, or a pty received over a console socket.
 
 use std::io::IoSliceMut;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 
@@ -75,13 +75,18 @@ impl Pending {
     }
 
     /// After the process was created: our ends of the pipes, or the pty master from the socket.
-    pub fn finish(self) -> Result<Stdio> {
+    /// Takes the container side's stdio; a terminal gets `size` (rows, columns) at once, so the
+    /// process never sees a 0x0 window.
+    pub fn finish(self, size: Option<(u16, u16)>) -> Result<Stdio> {
         match self {
             Pending::Pipes { ours, .. } => Ok(ours),
             Pending::Console { listener, path } => {
                 let master = receive_master(&listener, &path);
                 let _ = std::fs::remove_file(&path);
                 let master = master?;
+                if let Some((rows, cols)) = size {
+                    super::io::set_winsize(master.as_raw_fd(), rows, cols)?;
+                }
                 let dup = |fd: &OwnedFd| {
                     fd.try_clone()
                         .map_err(|e| AgentError::io("duplicating pty master", &path, e))
@@ -112,7 +117,6 @@ fn receive_master(listener: &UnixListener, path: &Path) -> Result<OwnedFd> {
     let mut buf = [0u8; 64];
     let mut iov = [IoSliceMut::new(&mut buf)];
     let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    use std::os::fd::AsRawFd;
     let msg = recvmsg::<()>(
         conn.as_raw_fd(),
         &mut iov,
@@ -135,4 +139,11 @@ fn receive_master(listener: &UnixListener, path: &Path) -> Result<OwnedFd> {
         "no pty master received on {}",
         path.display()
     )))
+}
+
+/// The window size (rows, columns) an OCI process asks for, clamped to what a tty holds.
+pub fn console_size(process: Option<&oci_spec::runtime::Process>) -> Option<(u16, u16)> {
+    let b = process?.console_size()?;
+    let clamp = |v: u64| u16::try_from(v).unwrap_or(u16::MAX);
+    Some((clamp(b.height()), clamp(b.width())))
 }

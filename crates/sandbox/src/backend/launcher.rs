@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use kata_agent_client::{AgentAddress, AgentClient};
-use kata_config::Config;
+use kata_config::{Config, KernelParam, KernelParams};
 use kata_hypervisor::{Accelerator, AgentChannel, BootSpec, CpuSpec, MemorySpec, SharedFs, VmSpec};
 use kata_qemu::QemuVm;
 use kata_vm_daemons::{VirtioFsConfig, VirtioFsDaemon, VsockConfig, VsockDaemon};
@@ -85,7 +85,10 @@ pub(super) fn vm_spec(
         kernel: h.kernel.clone(),
         initrd: h.initrd.clone(),
         image: h.image.clone(),
-        kernel_params: h.kernel_params.merge(&h.user_kernel_params).to_string(),
+        kernel_params: guest_kernel_params(h.enable_debug, vcpus)
+            .merge(&h.kernel_params)
+            .merge(&h.user_kernel_params)
+            .to_string(),
     };
     spec.console_log = Some(plan.vm_dir.join("console.log"));
     spec.agent_channel = Some(AgentChannel::HybridVsock {
@@ -98,6 +101,22 @@ pub(super) fn vm_spec(
         tag: SHARED_FS_TAG.into(),
     });
     spec
+}
+
+/// What the QEMU driver always gives the guest kernel (as Kata's QEMU driver does), before the
+/// configuration's parameters, which win on the same key: a quick, quiet boot that powers off
+/// instead of hanging on a panic.
+const QEMU_GUEST_PARAMS: &str = "tsc=reliable no_timer_check rcupdate.rcu_expedited=1 \
+    i8042.direct=1 i8042.dumbkbd=1 i8042.nopnp=1 i8042.noaux=1 noreplace-smp reboot=k \
+    cryptomgr.notests net.ifnames=0 pci=lastbus=0 panic=1";
+
+fn guest_kernel_params(debug: bool, max_vcpus: u32) -> KernelParams {
+    let mut params = KernelParams::parse(QEMU_GUEST_PARAMS).unwrap_or_default();
+    params.push(KernelParam::new("nr_cpus", max_vcpus.to_string()));
+    if !debug {
+        params.push(KernelParam::flag("quiet"));
+    }
+    params
 }
 
 fn record(log: &mut StepLog, name: &str, pid: Option<u32>) {
@@ -205,5 +224,23 @@ impl VmControl for QemuControl {
         if let Some(v) = vsock {
             v.stop().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod guest_params_tests {
+    use super::*;
+
+    #[test]
+    fn qemu_guest_params_parse_and_the_configuration_wins() {
+        let base = guest_kernel_params(false, 2);
+        assert_eq!(base.get("panic"), Some(Some("1")));
+        assert_eq!(base.get("nr_cpus"), Some(Some("2")));
+        assert_eq!(base.get("quiet"), Some(None));
+        assert_eq!(guest_kernel_params(true, 1).get("quiet"), None);
+        let user = KernelParams::parse("panic=0 agent.log=debug").expect("parse");
+        let merged = base.merge(&user);
+        assert_eq!(merged.get("panic"), Some(Some("0")));
+        assert_eq!(merged.get("agent.log"), Some(Some("debug")));
     }
 }
