@@ -31,10 +31,7 @@ fn leftovers() -> Vec<String> {
             let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
             let comm = comm.trim();
             // comm is cut at 15 characters.
-            if DAEMONS
-                .iter()
-                .any(|d| !comm.is_empty() && d.starts_with(comm))
-            {
+            if DAEMONS.iter().any(|d| comm_matches(comm, d)) {
                 found.push(format!(
                     "process {} ({comm})",
                     entry.file_name().to_string_lossy()
@@ -64,4 +61,25 @@ fn leftovers() -> Vec<String> {
         }
     }
     found
+}
+
+/// Whether a process's `comm` (the name cut at 15 characters) is `name`.
+pub fn comm_matches(comm: &str, name: &str) -> bool {
+    comm == &name[..name.len().min(15)]
+}
+
+/// The pids of the processes named `name`.
+pub fn pids_named(name: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+            if comm_matches(comm.trim(), name) {
+                if let Ok(pid) = entry.file_name().to_string_lossy().parse() {
+                    pids.push(pid);
+                }
+            }
+        }
+    }
+    pids
 }

@@ -7,5 +7,5 @@ mod leaks;
 mod paths;
 
 pub use containerd::{CtrOutput, PrivateContainerd};
-pub use leaks::assert_no_leftovers;
+pub use leaks::{assert_no_leftovers, pids_named};
 pub use paths::{repo_root, test_config};

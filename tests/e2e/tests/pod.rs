@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use kata_e2e_tests::{assert_no_leftovers, PrivateContainerd};
+use kata_e2e_tests::{assert_no_leftovers, pids_named, PrivateContainerd};
 
 const TEARDOWN: Duration = Duration::from_secs(20);
 const IMAGE: &str = "docker.io/library/busybox:latest";
@@ -67,21 +67,6 @@ fn remove(c: &PrivateContainerd, id: &str) {
         .ctr(&["container", "delete", id], None, 30)
         .expect("container delete");
     assert_eq!(out.code, Some(0), "container delete {id}: {}", out.stderr);
-}
-
-fn pids_named(name: &str) -> Vec<u32> {
-    let mut pids = Vec::new();
-    if let Ok(entries) = std::fs::read_dir("/proc") {
-        for entry in entries.flatten() {
-            let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
-            if name.starts_with(comm.trim()) && !comm.trim().is_empty() {
-                if let Ok(pid) = entry.file_name().to_string_lossy().parse() {
-                    pids.push(pid);
-                }
-            }
-        }
-    }
-    pids
 }
 
 #[test]
