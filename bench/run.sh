@@ -74,3 +74,8 @@ printf '| %-28s | %12s | %12s |\n' "ctr run --rm true, median s" "$k_med" "$r_me
 printf '| %-28s | %12s | %12s |\n' "ctr run --rm true, min s" "$k_min" "$r_min"
 printf '| %-28s | %12s | %12s |\n' "ctr run --rm true, max s" "$k_max" "$r_max"
 printf '| %-28s | %12s | %12s |\n' "idle pod host PSS, MiB" "$((k_pss / 1024))" "$((r_pss / 1024))"
+
+echo
+echo "guest agent (boot the image, VmRSS of PID 1 read from a container without a PID namespace):"
+(cd "$top" && KATA_TEST_IMAGE_DIR="${KATA_TEST_IMAGE_DIR:-$top/build/image}" cargo run -q --release -p kata-vm-tests --bin agent_rss) |
+    sed 's/^/  /'

@@ -124,8 +124,36 @@ impl PrivateContainerd {
     }
 }
 
+impl PrivateContainerd {
+    /// Force-removes every task and container, so a failed test does not leave its VMs behind.
+    fn remove_everything(&self) {
+        let ids = |what: &str| {
+            self.ctr(&[what, "ls", "-q"], None, 10)
+                .map(|o| {
+                    o.stdout_text()
+                        .lines()
+                        .map(str::to_string)
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        };
+        for task in ids("task") {
+            let task = task
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            let _ = self.ctr(&["task", "delete", "--force", &task], None, 60);
+        }
+        for container in ids("container") {
+            let _ = self.ctr(&["container", "delete", &container], None, 30);
+        }
+    }
+}
+
 impl Drop for PrivateContainerd {
     fn drop(&mut self) {
+        self.remove_everything();
         let _ = Command::new(repo_root().join("scripts/private-containerd.sh"))
             .arg("stop")
             .arg(self.dir.path())
