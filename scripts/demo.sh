@@ -13,10 +13,10 @@ echo "== kata-runtime kata-env"
 kata-runtime kata-env
 echo
 
-if ! command -v containerd-shim-kata-v2 > /dev/null; then
-    echo "containerd-shim-kata-v2 is not installed yet: stopping after the host checks"
-    exit 0
-fi
+command -v containerd-shim-kata-v2 > /dev/null || {
+    echo "containerd-shim-kata-v2 is not on PATH: run \`make install\` first" >&2
+    exit 1
+}
 
 trap '"$here/private-containerd.sh" stop "$dir" > /dev/null' EXIT
 "$here/private-containerd.sh" start "$dir"
