@@ -12,20 +12,21 @@ top=$(cd "$here/.." && pwd)
 dir=$(mktemp -d /tmp/kata-bench-XXXXXX)
 trap '"$top/scripts/private-containerd.sh" stop "$dir" > /dev/null; rm -rf "$dir"' EXIT
 "$top/scripts/private-containerd.sh" start "$dir" > /dev/null
-ctr() { command ctr --address "$dir/containerd.sock" "$@"; }
+sock="$dir/containerd.sock"
+ctr() { command ctr --address "$sock" "$@"; }
 image=docker.io/library/busybox:latest
 
 now() { date +%s.%N; }
 
 # median/min/max of the numbers on stdin
-stats() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.3f %.3f %.3f", m, a[1], a[NR]}'; }
+stats() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.3f %.3f %.3f\n", m, a[1], a[NR]}'; }
 
 time_runs() {
     local runtime=$1
     for i in $(seq 1 "$n"); do
         local t0 t1
         t0=$(now)
-        timeout -k 5 180 ctr run --rm --runtime "$runtime" "$image" "bench-$i-$$" true > /dev/null
+        timeout -k 5 180 ctr --address "$sock" run --rm --runtime "$runtime" "$image" "bench-${runtime//./-}-$i-$$" true > /dev/null
         t1=$(now)
         awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f\n", b - a }'
     done | stats
@@ -49,19 +50,20 @@ pss_of() {
 
 idle_pss() {
     local runtime=$1; shift
-    ctr run -d --runtime "$runtime" "$image" "idle-$$" sleep 3600 > /dev/null
+    local id="idle-${runtime//./-}-$$"
+    ctr run -d --runtime "$runtime" "$image" "$id" sleep 3600 > /dev/null
     sleep 5
     local pss
     pss=$(pss_of "$@")
-    ctr task kill -s SIGKILL "idle-$$" > /dev/null 2>&1 || true
-    for _ in $(seq 1 60); do ctr task ls | grep -q "idle-$$.*RUNNING" || break; sleep 0.5; done
-    ctr task delete "idle-$$" > /dev/null 2>&1 || true
-    ctr container delete "idle-$$" > /dev/null 2>&1 || true
+    ctr task kill -s SIGKILL "$id" > /dev/null 2>&1 || true
+    for _ in $(seq 1 60); do ctr task ls | grep -q "$id.*RUNNING" || break; sleep 0.5; done
+    ctr task delete "$id" > /dev/null 2>&1 || true
+    ctr container delete "$id" > /dev/null 2>&1 || true
     echo "$pss"
 }
 
 echo "kata-rs benchmark: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), host kernel $(uname -r)"
-echo "accelerator: $(kata-runtime check 2>/dev/null | grep -i -m1 'accelerat\|virtualization' || echo unknown)"
+echo "accelerator: $({ kata-runtime check 2>/dev/null || true; } | grep -m1 '\] kvm:')"
 echo
 read -r k_med k_min k_max < <(time_runs io.containerd.kata.v2)
 read -r r_med r_min r_max < <(time_runs io.containerd.runc.v2)
