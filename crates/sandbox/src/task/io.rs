@@ -83,7 +83,15 @@ async fn join(handle: Option<JoinHandle<()>>) {
 }
 
 async fn pump_out(agent: Arc<dyn Agent>, cid: String, eid: String, path: PathBuf, s: Stream) {
-    let mut fifo = match tokio::fs::OpenOptions::new().write(true).open(&path).await {
+    // Opened read-write, as containerd's own shims keep a read end: opening write-only blocks
+    // until a reader comes, and a detached client (`ctr run -d`) may already be gone, which
+    // would hold back the exit forever.
+    let mut fifo = match tokio::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .await
+    {
         Ok(f) => Some(f),
         Err(e) => {
             tracing::warn!(path = %path.display(), error = %e, "cannot open output fifo");

@@ -527,3 +527,35 @@ async fn a_failed_boot_releases_what_it_took() {
     assert!(!r.layout.sandbox_dir().exists(), "shared dirs undone");
     assert!(!r.layout.state_dir().exists(), "no state left");
 }
+
+#[tokio::test]
+async fn exit_is_reported_when_the_stdout_fifo_has_no_reader() {
+    // `ctr run -d` opens the FIFOs, starts the task and goes away: nobody reads stdout.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("stdout");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    let agent = Arc::new(FakeAgent::default());
+    agent.exit_with(0);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let io = ProcessIo {
+        stdin: None,
+        stdout: Some(fifo),
+        stderr: None,
+        terminal: false,
+    };
+    super::io::spawn_process_io(
+        agent,
+        crate::types::ProcessRef::new("c1", None),
+        String::new(),
+        &io,
+        tx,
+    );
+    let got = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await;
+    assert!(
+        matches!(
+            got,
+            Ok(Some(super::actor::Internal::Exited { code: 0, .. }))
+        ),
+        "the exit was held back by a FIFO without a reader"
+    );
+}
