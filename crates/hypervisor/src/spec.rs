@@ -21,9 +21,10 @@ pub enum Accelerator {
 }
 
 impl Accelerator {
-    /// TCG with the translation buffer bounded to 64 MiB (enough to boot a guest kernel).
+    /// TCG with the translation buffer bounded to 32 MiB: measured here, 32 MiB boots faster than
+    /// 64 (2.5 s vs 3.0-3.6 s to the agent) and saves 34 MiB of PSS; 16 saves more but boots slower.
     pub const fn tcg() -> Self {
-        Accelerator::Tcg { tb_size_mib: 64 }
+        Accelerator::Tcg { tb_size_mib: 32 }
     }
 }
 
