@@ -304,21 +304,13 @@ fn resolve_hypervisor(
         default_vcpus: clamp_vcpus(h.default_vcpus, host.cpus),
         default_maxvcpus: clamp_max_vcpus(h.default_maxvcpus, host.cpus, host.max_hypervisor_vcpus),
         default_memory: clamp_memory(h.default_memory),
-        memory_slots: if h.memory_slots == 0 {
-            d::MEMORY_SLOTS
-        } else {
-            h.memory_slots
-        },
+        memory_slots: nonzero_or(h.memory_slots, d::MEMORY_SLOTS),
         default_maxmemory: if h.default_maxmemory == 0 || h.default_maxmemory > host.memory_mib {
             host.memory_mib
         } else {
             h.default_maxmemory
         },
-        memory_offset: if h.memory_offset == 0 {
-            d::MEMORY_OFFSET
-        } else {
-            h.memory_offset
-        },
+        memory_offset: nonzero_or(h.memory_offset, d::MEMORY_OFFSET),
         enable_virtio_mem: h.enable_virtio_mem,
         enable_mem_prealloc: h.enable_mem_prealloc,
         reclaim_guest_freed_memory: h.reclaim_guest_freed_memory,
@@ -387,11 +379,7 @@ fn resolve_hypervisor(
             &["never", "none", "metadata", "auto", "always"],
         )?,
         virtio_fs_cache_size: h.virtio_fs_cache_size,
-        virtio_fs_queue_size: if h.virtio_fs_queue_size == 0 {
-            d::VIRTIO_FS_QUEUE_SIZE
-        } else {
-            h.virtio_fs_queue_size
-        },
+        virtio_fs_queue_size: nonzero_or(h.virtio_fs_queue_size, d::VIRTIO_FS_QUEUE_SIZE),
         virtio_fs_extra_args: h.virtio_fs_extra_args,
         msize_9p,
         enable_annotations: h.enable_annotations,
@@ -411,11 +399,7 @@ fn resolve_hypervisor(
         guest_hook_path: h.guest_hook_path,
         guest_memory_dump_path: h.guest_memory_dump_path,
         guest_memory_dump_paging: h.guest_memory_dump_paging,
-        hypervisor_loglevel: if h.hypervisor_loglevel == 0 {
-            d::HYPERVISOR_LOGLEVEL
-        } else {
-            h.hypervisor_loglevel
-        },
+        hypervisor_loglevel: nonzero_or(h.hypervisor_loglevel, d::HYPERVISOR_LOGLEVEL),
         disable_selinux: h.disable_selinux,
         disable_guest_selinux: h.disable_guest_selinux,
         disable_seccomp: h.disable_seccomp,
@@ -439,11 +423,10 @@ fn resolve_hypervisor(
                 h.remote_hypervisor_socket,
                 d::REMOTE_HYPERVISOR_SOCKET,
             ),
-            remote_hypervisor_timeout: if h.remote_hypervisor_timeout == 0 {
-                d::REMOTE_HYPERVISOR_TIMEOUT
-            } else {
-                h.remote_hypervisor_timeout
-            },
+            remote_hypervisor_timeout: nonzero_or(
+                h.remote_hypervisor_timeout,
+                d::REMOTE_HYPERVISOR_TIMEOUT,
+            ),
             guest_extension_images: h
                 .guest_extension_images
                 .into_iter()
@@ -466,16 +449,8 @@ fn resolve_agent(a: RawAgent) -> AgentConfig {
         trace_type: a.trace_type,
         kernel_modules: a.kernel_modules,
         debug_console_enabled: a.debug_console_enabled,
-        dial_timeout: if a.dial_timeout == 0 {
-            d::AGENT_DIAL_TIMEOUT
-        } else {
-            a.dial_timeout
-        },
-        cdh_api_timeout: if a.cdh_api_timeout == 0 {
-            d::AGENT_CDH_API_TIMEOUT
-        } else {
-            a.cdh_api_timeout
-        },
+        dial_timeout: nonzero_or(a.dial_timeout, d::AGENT_DIAL_TIMEOUT),
+        cdh_api_timeout: nonzero_or(a.cdh_api_timeout, d::AGENT_CDH_API_TIMEOUT),
         launch_process_timeout: a.launch_process_timeout,
         visible_cdi_devices: a.visible_cdi_devices,
         container_pipe_size: a.container_pipe_size,
@@ -551,11 +526,10 @@ fn resolve_runtime(
         )?,
         experimental: r.experimental,
         enable_pprof: r.enable_pprof,
-        create_container_timeout: if r.create_container_timeout == 0 {
-            d::CREATE_CONTAINER_TIMEOUT
-        } else {
-            r.create_container_timeout
-        },
+        create_container_timeout: nonzero_or(
+            r.create_container_timeout,
+            d::CREATE_CONTAINER_TIMEOUT,
+        ),
         dan_conf: or_default(r.dan_conf, d::DAN_CONF),
         kubelet_root_dir: or_default(r.kubelet_root_dir, d::KUBELET_ROOT_DIR),
         pod_resource_api_sock: r.pod_resource_api_sock,
@@ -571,5 +545,14 @@ fn resolve_factory(f: RawFactory) -> FactoryConfig {
         template_path: PathBuf::from(or_default(f.template_path, d::TEMPLATE_PATH)),
         vm_cache_number: f.vm_cache_number,
         vm_cache_endpoint: PathBuf::from(or_default(f.vm_cache_endpoint, d::VM_CACHE_ENDPOINT)),
+    }
+}
+
+/// Kata's rule for numeric keys: 0 (unset) means the built-in default.
+fn nonzero_or<T: PartialEq + Default>(value: T, default: T) -> T {
+    if value == T::default() {
+        default
+    } else {
+        value
     }
 }
