@@ -113,6 +113,33 @@ impl PrivateContainerd {
         })
     }
 
+    /// Checks nothing of an earlier sandbox is left (waiting up to `grace`), then starts;
+    /// panics with the reason, as tests want.
+    pub fn start_clean(grace: std::time::Duration) -> Self {
+        crate::assert_no_leftovers(grace);
+        Self::start().unwrap_or_else(|e| panic!("{e:#}"))
+    }
+
+    /// The STATUS column of `ctr task ls` for task `id` (`None`: no such task).
+    pub fn task_status(&self, id: &str) -> Option<String> {
+        let out = self.ctr(&["task", "ls"], None, 10).ok()?;
+        out.stdout_text()
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(id))
+            .and_then(|l| l.split_whitespace().nth(2).map(str::to_string))
+    }
+
+    /// Polls `task_status` every 500 ms, up to `tries` times, until `accept` takes it.
+    pub fn wait_task(&self, id: &str, tries: u32, accept: impl Fn(Option<&str>) -> bool) -> bool {
+        for _ in 0..tries {
+            if accept(self.task_status(id).as_deref()) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        false
+    }
+
     /// `ctr run --rm --runtime io.containerd.kata.v2 [extra] busybox ID CMD...`
     pub fn run_rm(&self, id: &str, extra: &[&str], cmd: &[&str]) -> anyhow::Result<CtrOutput> {
         let mut args = vec!["run", "--rm", "--runtime", "io.containerd.kata.v2"];

@@ -8,11 +8,7 @@ use kata_e2e_tests::{assert_no_leftovers, PrivateContainerd};
 const TEARDOWN: Duration = Duration::from_secs(15);
 
 fn containerd() -> PrivateContainerd {
-    assert_no_leftovers(TEARDOWN);
-    match PrivateContainerd::start() {
-        Ok(c) => c,
-        Err(e) => panic!("{e:#}"),
-    }
+    PrivateContainerd::start_clean(TEARDOWN)
 }
 
 fn host_kernel() -> String {
@@ -43,19 +39,10 @@ fn shell_words(words: &[String]) -> String {
 }
 
 fn wait_running(c: &PrivateContainerd, id: &str) {
-    for _ in 0..240 {
-        if let Ok(out) = c.ctr(&["task", "ls"], None, 10) {
-            if out
-                .stdout_text()
-                .lines()
-                .any(|l| l.split_whitespace().next() == Some(id) && l.contains("RUNNING"))
-            {
-                return;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    panic!("task {id} never ran");
+    assert!(
+        c.wait_task(id, 240, |s| s == Some("RUNNING")),
+        "task {id} never ran"
+    );
 }
 
 #[test]
@@ -147,19 +134,7 @@ fn detached_container_takes_exec_then_kill_and_delete() {
         .expect("kill");
     assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
     // Wait for the task to stop, then delete it and the container.
-    let mut stopped = false;
-    for _ in 0..60 {
-        let out = c.ctr(&["task", "ls"], None, 10).expect("task ls");
-        if out
-            .stdout_text()
-            .lines()
-            .any(|l| l.starts_with("detached") && l.contains("STOPPED"))
-        {
-            stopped = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    let stopped = c.wait_task("detached", 60, |s| s == Some("STOPPED"));
     assert!(stopped, "SIGTERM did not stop the task");
     let out = c
         .ctr(&["task", "delete", "detached"], None, 60)

@@ -9,11 +9,7 @@ const TEARDOWN: Duration = Duration::from_secs(20);
 const IMAGE: &str = "docker.io/library/busybox:latest";
 
 fn containerd() -> PrivateContainerd {
-    assert_no_leftovers(TEARDOWN);
-    match PrivateContainerd::start() {
-        Ok(c) => c,
-        Err(e) => panic!("{e:#}"),
-    }
+    PrivateContainerd::start_clean(TEARDOWN)
 }
 
 fn run_detached(c: &PrivateContainerd, id: &str, annotations: &[String]) {
@@ -41,22 +37,8 @@ fn exec_output(c: &PrivateContainerd, id: &str, exec_id: &str, cmd: &[&str]) -> 
     out.stdout_text().trim().to_string()
 }
 
-fn task_status(c: &PrivateContainerd, id: &str) -> Option<String> {
-    let out = c.ctr(&["task", "ls"], None, 10).ok()?;
-    out.stdout_text()
-        .lines()
-        .find(|l| l.split_whitespace().next() == Some(id))
-        .and_then(|l| l.split_whitespace().nth(2).map(str::to_string))
-}
-
 fn wait_stopped(c: &PrivateContainerd, id: &str) -> bool {
-    for _ in 0..120 {
-        match task_status(c, id).as_deref() {
-            Some("STOPPED") | None => return true,
-            _ => std::thread::sleep(Duration::from_millis(500)),
-        }
-    }
-    false
+    c.wait_task(id, 120, |s| matches!(s, Some("STOPPED") | None))
 }
 
 fn remove(c: &PrivateContainerd, id: &str) {
