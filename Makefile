@@ -13,7 +13,7 @@ HOST_BINS     := kata-runtime containerd-shim-kata-v2
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: all deps build agent image install uninstall demo test lint unit bench fuzz clean
+.PHONY: all deps build agent image install uninstall demo test lint unit bench fuzz fuzz-ci soak clean
 
 all: build image
 
@@ -57,6 +57,15 @@ demo: deps build image install
 test: lint image
 	$(CARGO) build --workspace --exclude kata-agent
 	KATA_TEST_IMAGE_DIR=$(CURDIR)/$(IMAGE_DIR) $(CARGO) test --workspace -- --test-threads=1
+	$(MAKE) fuzz-ci
+
+## soak: the long churn (tests/e2e/tests/churn.rs): 200 sequential starts, 8 pods at a time for
+## 300 s, 200 execs into one pod; `make test` runs the short form (20 / 60 s / 50)
+soak: image
+	$(CARGO) build -p containerd-shim-kata-v2
+	KATA_TEST_IMAGE_DIR=$(CURDIR)/$(IMAGE_DIR) KATA_SOAK_SEQUENTIAL=$${KATA_SOAK_SEQUENTIAL:-200} \
+	  KATA_SOAK_SECONDS=$${KATA_SOAK_SECONDS:-300} KATA_SOAK_EXECS=$${KATA_SOAK_EXECS:-200} \
+	  $(CARGO) test -p kata-e2e-tests --test churn -- --test-threads=1 --nocapture
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -66,9 +75,14 @@ lint:
 bench: build image install
 	bench/run.sh
 
-## fuzz: a bounded run of every fuzz target (needs nightly)
+## fuzz: a bounded run of every fuzz target, FUZZ_SECONDS (default 60) each (needs nightly)
 fuzz:
 	fuzz/run.sh
+
+## fuzz-ci: the short form `make test` ends with (skipped with a warning where nightly is missing)
+FUZZ_CI_SECONDS ?= 20
+fuzz-ci:
+	FUZZ_CI=1 FUZZ_SECONDS=$(FUZZ_CI_SECONDS) fuzz/run.sh
 
 clean:
 	$(CARGO) clean

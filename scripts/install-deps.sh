@@ -61,6 +61,20 @@ for tool in "${CARGO_TOOLS[@]}"; do
     rm -f "$logfile"
 done
 
+# --- cargo-fuzz (make fuzz, make fuzz-ci; fuzzing itself also needs the nightly toolchain) ----------
+if [ ! -x "$CARGO_BIN/cargo-fuzz" ]; then
+    log "cargo install --locked cargo-fuzz (about 2 minutes)"
+    logfile=$(mktemp /tmp/install-deps-cargo-fuzz.XXXXXX.log)
+    if ! cargo install --locked --quiet cargo-fuzz >"$logfile" 2>&1; then
+        tail -n 30 "$logfile" >&2
+        die "cargo install cargo-fuzz failed, full log in $logfile"
+    fi
+    rm -f "$logfile"
+fi
+if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+    log "note: no nightly toolchain, so make fuzz-ci skips fuzzing (rustup toolchain install nightly)"
+fi
+
 # --- copies in /usr/local/bin ----------------------------------------------------------------------
 for tool in "${CARGO_TOOLS[@]}"; do
     src="$CARGO_BIN/$tool"

@@ -1,15 +1,7 @@
-//! QMP messages as read from QEMU's monitor socket: the whole input, then each line of it
-//! (the client splits the stream on newlines).
+//! QMP messages as read from QEMU's monitor socket.
+//! The body is `kata_fuzz_harness::qmp::qmp_reply` (see its documentation and docs/fuzzing.md).
 #![no_main]
 
-use kata_qemu::qmp::parse_message;
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    if let Err(e) = parse_message(data) {
-        let _ = e.to_string();
-    }
-    for line in data.split(|&b| b == b'\n') {
-        let _ = parse_message(line);
-    }
-});
+fuzz_target!(|data: &[u8]| kata_fuzz_harness::qmp::qmp_reply(data));

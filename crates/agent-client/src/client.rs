@@ -15,6 +15,7 @@ use ttrpc::r#async::Client;
 use crate::address::AgentAddress;
 use crate::dial::{dial, DialOptions};
 use crate::error::{Error, Result};
+use crate::ready::ReadyListener;
 
 const CHECK: &str = "/grpc.Health/Check";
 const VERSION: &str = "/grpc.Health/Version";
@@ -43,6 +44,29 @@ impl AgentClient {
     pub async fn connect_with(addr: &AgentAddress, opts: &DialOptions) -> Result<Self> {
         let stream = dial(addr, opts).await?;
         Ok(Self::from_socket(stream.into()))
+    }
+
+    /// Waits for the guest's readiness signal on `ready` (see [`crate::ReadyListener`]), closes
+    /// that listener, then dials `addr` as [`AgentClient::connect_with`] does. `opts.timeout`
+    /// bounds the whole: the wait for the signal and the dialing. Use this for hybrid vsock: it
+    /// never touches the device's socket before the guest's virtio-vsock rings are live.
+    ///
+    /// Errors: [`Error::NotReady`] when the signal does not come in time, else those of
+    /// [`AgentClient::connect_with`].
+    pub async fn connect_when_ready(
+        addr: &AgentAddress,
+        ready: ReadyListener,
+        opts: &DialOptions,
+    ) -> Result<Self> {
+        let started = tokio::time::Instant::now();
+        ready.wait(started + opts.timeout).await?;
+        drop(ready);
+        tracing::debug!(%addr, after = ?started.elapsed(), "agent signalled readiness");
+        let rest = DialOptions {
+            timeout: opts.timeout.saturating_sub(started.elapsed()),
+            ..opts.clone()
+        };
+        Self::connect_with(addr, &rest).await
     }
 
     /// Builds the clients over an already connected (and, for hybrid vsock,

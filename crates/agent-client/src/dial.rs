@@ -23,8 +23,11 @@ pub struct DialOptions {
     /// Overall deadline for reaching the agent.
     pub timeout: Duration,
     /// Upper bound of one attempt (connect plus handshake). A hybrid vsock
-    /// device may hold a request while the guest driver is not up yet; a
-    /// fresh attempt after this long is cheaper than waiting for it.
+    /// device holds a `CONNECT` the guest never answers (e.g. a reset the
+    /// guest dropped while its driver came up); a fresh attempt after this
+    /// long is cheaper than waiting for it. Over hybrid vsock, dial only after
+    /// the guest's readiness signal ([`crate::ReadyListener`]): attempts made
+    /// earlier can stall vhost-device-vsock for good.
     pub attempt_timeout: Duration,
     /// Pause after the first failed attempt; doubled after each failure.
     pub initial_backoff: Duration,

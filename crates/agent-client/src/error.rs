@@ -78,6 +78,34 @@ pub enum Error {
         last: Option<Box<Error>>,
     },
 
+    /// The readiness listener `<uds_path>_<port>` could not be created.
+    #[error("cannot listen for the agent's readiness signal on {}", path.display())]
+    ReadyBind {
+        /// The socket file.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: io::Error,
+    },
+
+    /// Accepting the guest's readiness connection failed.
+    #[error("cannot accept the agent's readiness signal on {}", path.display())]
+    ReadyAccept {
+        /// The socket file.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The guest never connected to the readiness socket before the deadline: the agent did not
+    /// start listening (or predates the signal).
+    #[error("the agent never signalled readiness on {}", path.display())]
+    NotReady {
+        /// The socket file.
+        path: PathBuf,
+    },
+
     /// A file descriptor could not be turned into an async stream.
     #[error("cannot use file descriptor as agent stream")]
     Fd(#[source] io::Error),

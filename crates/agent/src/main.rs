@@ -10,30 +10,13 @@
 //! runtime is tokio's current-thread flavour without a blocking pool in use, so libcontainer's
 //! clone() never races another thread.
 
-mod config;
-mod container;
-mod debug_console;
-mod error;
-mod guest;
-mod init;
-mod logging;
-mod network;
-mod paths;
-mod reaper;
-mod rpc;
-mod safe_path;
-mod sandbox;
-mod storage;
-
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use kata_agent::{config, debug_console, init, logging, reaper, rpc, sandbox, storage, VERSION};
 use tokio::sync::Notify;
-
-/// Version reported by Health.Version and GetGuestDetails.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("--version") {

@@ -12,6 +12,12 @@ pub const IMAGE_PATH: &str = "/usr/share/kata-containers/kata-containers.img";
 pub const INITRD_PATH: &str = "/usr/share/kata-containers/kata-containers-initrd.img";
 /// `hypervisor.qemu.machine_type` (Kata: q35; our shipped file picks `pc`, faster under TCG).
 pub const MACHINE_TYPE: &str = "q35";
+/// `hypervisor.qemu.seccompsandbox` when the key is absent: QEMU's seccomp filter on, denying
+/// obsolete system calls, privilege changes, process spawning and resource control. This is the
+/// value Kata's shipped configuration recommends in its comment; Kata's own default is empty (no
+/// filter). kata-rs defaults to secure: only an explicit `seccompsandbox = ""` turns it off.
+pub const SECCOMP_SANDBOX: &str =
+    "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny";
 /// `hypervisor.qemu.default_vcpus`.
 pub const VCPUS: u32 = 1;
 /// `hypervisor.qemu.default_memory`, MiB.

@@ -202,7 +202,8 @@ pub struct HypervisorConfig {
     pub rootfs_type: String,
     /// Run QEMU as a non-root user.
     pub rootless: bool,
-    /// QEMU `-sandbox` option.
+    /// QEMU `-sandbox` option string; empty: no seccomp filter in QEMU. A file without the key
+    /// gets [`crate::defaults::SECCOMP_SANDBOX`] (on: secure by default, unlike Kata's empty).
     pub seccompsandbox: String,
     /// `pflashes` images.
     pub pflashes: Vec<String>,

@@ -299,7 +299,9 @@ fn resolve_hypervisor(
             &["ext4", "xfs", "erofs"],
         )?,
         rootless: h.rootless,
-        seccompsandbox: h.seccompsandbox,
+        seccompsandbox: h
+            .seccompsandbox
+            .unwrap_or_else(|| d::SECCOMP_SANDBOX.to_string()),
         pflashes: h.pflashes,
         default_vcpus: clamp_vcpus(h.default_vcpus, host.cpus),
         default_maxvcpus: clamp_max_vcpus(h.default_maxvcpus, host.cpus, host.max_hypervisor_vcpus),

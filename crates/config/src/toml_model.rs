@@ -58,7 +58,8 @@ pub struct RawHypervisor {
     pub file_mem_backend: String,
     pub guest_hook_path: String,
     pub guest_memory_dump_path: String,
-    pub seccompsandbox: String,
+    /// `None` when the key is absent (kata-rs then turns the filter on), `Some("")` = off.
+    pub seccompsandbox: Option<String>,
     pub hot_plug_vfio: String,
     pub cold_plug_vfio: String,
     pub extra_monitor_socket: String,

@@ -307,3 +307,17 @@ fn default_vcpus_accepts_kata_3x_floats_and_2x_ints() {
     assert_eq!(hv("default_vcpus = 2.0").default_vcpus, 2);
     assert_eq!(hv("default_vcpus = 0.5").default_vcpus, 1);
 }
+
+#[test]
+fn seccompsandbox_is_on_when_absent_and_off_only_when_empty() {
+    // Absent: kata-rs turns QEMU's seccomp filter on (Kata's own default is off).
+    assert_eq!(
+        hv("").seccompsandbox,
+        "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
+    );
+    assert_eq!(hv("seccompsandbox = \"\"\n").seccompsandbox, "");
+    assert_eq!(
+        hv("seccompsandbox = \"on,spawn=deny\"\n").seccompsandbox,
+        "on,spawn=deny"
+    );
+}

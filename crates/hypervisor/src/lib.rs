@@ -12,6 +12,6 @@ mod vm;
 pub use error::{BoxError, HypervisorError};
 pub use spec::{
     Accelerator, AgentChannel, BlockDevice, BootSpec, CpuSpec, DiskFormat, MemorySpec, NetDevice,
-    SharedFs, VmSpec,
+    RunAs, SharedFs, VmSpec,
 };
 pub use vm::{HotplugDevice, Hypervisor, Vm, VmExit};

@@ -149,7 +149,8 @@ pub struct VmSpec {
     pub boot: BootSpec,
     /// Directory for the driver's runtime files (control socket); created if missing.
     pub run_dir: PathBuf,
-    /// Serial console captured to this file; `None` discards it.
+    /// Serial console captured to this file, keeping the newest output within a bound (1 MiB
+    /// with the QEMU driver); `None` discards it.
     pub console_log: Option<PathBuf>,
     pub agent_channel: Option<AgentChannel>,
     pub shared_fs: Option<SharedFs>,
@@ -161,6 +162,23 @@ pub struct VmSpec {
     pub pci_bridges: u32,
     /// Appended verbatim to the hypervisor's arguments.
     pub extra_args: Vec<String>,
+    /// The hypervisor's own seccomp filter, as its option string (QEMU `-sandbox`, e.g.
+    /// `on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny`); `None` or an
+    /// empty string installs none.
+    #[serde(default)]
+    pub seccomp_sandbox: Option<String>,
+    /// Credentials the hypervisor process runs with; `None` keeps the caller's (root).
+    #[serde(default)]
+    pub run_as: Option<RunAs>,
+}
+
+/// An unprivileged identity for the hypervisor process (Kata's `rootless`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunAs {
+    pub uid: u32,
+    pub gid: u32,
+    /// Supplementary groups, e.g. the group of `/dev/kvm`; every other group is dropped.
+    pub groups: Vec<u32>,
 }
 
 impl VmSpec {
@@ -217,6 +235,8 @@ impl VmSpec {
             entropy_source: None,
             pci_bridges: 0,
             extra_args: Vec::new(),
+            seccomp_sandbox: None,
+            run_as: None,
         }
     }
 }

@@ -68,6 +68,17 @@ pub enum Error {
     /// The spec has no `process`.
     #[error("oci spec has no process")]
     MissingProcess,
+    /// A CRI sandbox id annotation that cannot safely name a host directory.
+    #[error("annotation {annotation} holds an invalid sandbox id {id:?}")]
+    InvalidSandboxId {
+        annotation: String,
+        id: String,
+        #[source]
+        source: crate::ids::IdError,
+    },
+    /// A container or exec id that cannot safely name a host directory.
+    #[error(transparent)]
+    InvalidId(#[from] crate::ids::IdError),
 }
 
 /// Result alias of this crate.

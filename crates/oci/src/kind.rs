@@ -4,6 +4,7 @@ use oci_spec::runtime::Spec;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::ids::validate_id;
 
 /// containerd CRI: `sandbox` or `container`.
 pub const CONTAINERD_CONTAINER_TYPE: &str = "io.kubernetes.cri.container-type";
@@ -82,11 +83,22 @@ pub struct SandboxRef {
 
 impl SandboxRef {
     /// Resolves the sandbox of `container_id` described by `spec`.
+    ///
+    /// Errors: [`Error::InvalidSandboxId`] when the annotated sandbox id breaks containerd's
+    /// identifier rule (it becomes host paths), [`Error::InvalidId`] when the container id,
+    /// used as the sandbox id of an unannotated spec, does.
     pub fn from_spec(spec: &Spec, container_id: &str) -> Result<Self> {
         let (kind, id, cri) = classify(spec)?;
+        let sandbox_id = match id {
+            Some(id) => id,
+            None => {
+                validate_id("container id", container_id)?;
+                container_id.to_owned()
+            }
+        };
         Ok(Self {
             kind,
-            sandbox_id: id.unwrap_or_else(|| container_id.to_owned()),
+            sandbox_id,
             cri,
         })
     }
@@ -127,6 +139,13 @@ fn classify(spec: &Spec) -> Result<(ContainerKind, Option<String>, Option<CriFla
                 type_annotation: keys.type_key.to_owned(),
                 id_annotation: keys.id_key.to_owned(),
             });
+        }
+        if let Some(id) = &id {
+            validate_id("sandbox id", id).map_err(|source| Error::InvalidSandboxId {
+                annotation: keys.id_key.to_owned(),
+                id: id.clone(),
+                source,
+            })?;
         }
         return Ok((kind, id, Some(keys.flavor)));
     }
@@ -225,6 +244,25 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains(CONTAINERD_CONTAINER_TYPE), "{msg}");
         assert!(msg.contains("sidecar"), "{msg}");
+    }
+
+    #[test]
+    fn sandbox_ids_that_are_paths_are_refused_naming_the_id() {
+        for bad in ["../../etc", "a/b", "..", &"x".repeat(77)] {
+            for ty in ["sandbox", "container"] {
+                let s = spec_with(&[
+                    (CONTAINERD_CONTAINER_TYPE, ty),
+                    (CONTAINERD_SANDBOX_ID, bad),
+                ]);
+                let err = SandboxRef::from_spec(&s, "c1").expect_err(bad);
+                let msg = err.to_string();
+                assert!(msg.contains(&format!("{bad:?}")), "{msg}");
+                assert!(msg.contains(CONTAINERD_SANDBOX_ID), "{msg}");
+            }
+        }
+        let plain = spec_with(&[("other", "x")]);
+        let err = SandboxRef::from_spec(&plain, "../x").expect_err("container id");
+        assert!(err.to_string().contains("\"../x\""), "{err}");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 mod annotations;
 mod env;
 mod error;
+mod ids;
 mod kind;
 mod mounts;
 mod shm;
@@ -15,6 +16,7 @@ mod validate;
 pub use annotations::{apply_annotations, kata_annotations, KATA_ANNOTATION_PREFIX};
 pub use env::{validate_env, EnvVar};
 pub use error::{Error, Result};
+pub use ids::{validate_id, IdError, MAX_ID_LEN};
 pub use kind::{
     container_kind, ContainerKind, CriFlavor, SandboxRef, CONTAINERD_CONTAINER_TYPE,
     CONTAINERD_SANDBOX_ID, CRIO_CONTAINER_TYPE, CRIO_SANDBOX_ID, DOCKERSHIM_CONTAINER_TYPE,

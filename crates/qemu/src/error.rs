@@ -22,6 +22,12 @@ pub enum QemuError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot set up the guest console log {path}")]
+    Console {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot start {binary}")]
     Spawn {
         binary: PathBuf,

@@ -14,6 +14,7 @@
 //! ```
 
 pub mod cmdline;
+pub mod console;
 mod driver;
 mod error;
 mod hotplug;

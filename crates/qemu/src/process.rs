@@ -5,7 +5,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 
-use kata_hypervisor::VmExit;
+use kata_hypervisor::{RunAs, VmExit};
 use tokio::io::AsyncReadExt;
 use tokio::process::{Child, ChildStderr, Command};
 use tokio::sync::{mpsc, watch};
@@ -35,6 +35,28 @@ pub(crate) fn describe(exit: &VmExit) -> String {
         (Some(c), _) => format!("exit code {c}"),
         (None, Some(s)) => format!("signal {s}"),
         _ => "unknown status".to_string(),
+    }
+}
+
+/// Makes `cmd` run as `who`: exactly `who.groups` as supplementary groups, then real, effective
+/// and saved gid and uid set to `who.gid`/`who.uid`, in the child before exec (so QEMU never
+/// holds root, unlike QEMU's own `-runas`, which drops it after opening its files). Needs a root
+/// caller; the spawn fails with the `setgroups`/`setresgid`/`setresuid` error otherwise.
+pub(crate) fn run_as(cmd: &mut Command, who: &RunAs) {
+    let groups: Vec<libc::gid_t> = who.groups.clone();
+    let (uid, gid) = (who.uid, who.gid);
+    // SAFETY: the closure runs in the forked child before exec and only makes async-signal-safe
+    // system calls on memory allocated before the fork (`groups` is moved in, not reallocated).
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setgroups(groups.len(), groups.as_ptr()) != 0
+                || libc::setresgid(gid, gid, gid) != 0
+                || libc::setresuid(uid, uid, uid) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
 }
 
@@ -165,6 +187,44 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         assert_eq!(p.stderr(), "oops");
+    }
+
+    #[tokio::test]
+    async fn run_as_sets_uid_gid_and_only_the_given_groups() {
+        if !nix_is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let mut cmd = Command::new("/bin/sh");
+        cmd.args(["-c", "id -u >&2; id -g >&2; id -G >&2; exit 1"]);
+        run_as(
+            &mut cmd,
+            &RunAs {
+                uid: 65534,
+                gid: 65533,
+                groups: vec![65532],
+            },
+        );
+        let p = Supervised::spawn(cmd).expect("spawn");
+        assert_eq!(p.exited().await.code, Some(1));
+        for _ in 0..100 {
+            if p.stderr().lines().count() >= 3 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let out = p.stderr();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.first(), Some(&"65534"), "{out}");
+        assert_eq!(lines.get(1), Some(&"65533"), "{out}");
+        let mut groups: Vec<&str> = lines.get(2).copied().unwrap_or("").split(' ').collect();
+        groups.sort_unstable();
+        assert_eq!(groups, ["65532", "65533"], "{out}");
+    }
+
+    fn nix_is_root() -> bool {
+        // SAFETY: geteuid has no preconditions.
+        unsafe { libc::geteuid() == 0 }
     }
 
     #[tokio::test]

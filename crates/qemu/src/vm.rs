@@ -7,6 +7,7 @@ use kata_hypervisor::{VmExit, VmSpec};
 use tokio::process::Command;
 
 use crate::cmdline;
+use crate::console::Console;
 use crate::error::QemuError;
 use crate::hotplug::Plugged;
 use crate::process::{describe, Supervised};
@@ -107,10 +108,27 @@ impl QemuVm {
         tracing::info!(id = %spec.id, binary = %spec.hypervisor_path.display(), ?args, "starting qemu");
         let mut cmd = Command::new(&spec.hypervisor_path);
         cmd.args(&args);
+        if let Some(who) = &spec.run_as {
+            crate::process::run_as(&mut cmd, who);
+        }
+        let console_error = |path: &Path| {
+            let path = path.to_owned();
+            move |source| QemuError::Console { path, source }
+        };
+        let console = match &spec.console_log {
+            Some(log) => Some(Console::prepare(&mut cmd, log).map_err(console_error(log))?),
+            None => None,
+        };
         let process = Supervised::spawn(cmd).map_err(|source| QemuError::Spawn {
             binary: spec.hypervisor_path.clone(),
             source,
         })?;
+        if let (Some(console), Some(log)) = (console, &spec.console_log) {
+            if let Err(e) = console.start(spec.id.clone()) {
+                process.kill().await;
+                return Err(console_error(log)(e));
+            }
+        }
         match connect_qmp(&spec, &process, &qmp_socket, &timeouts).await {
             Ok(qmp) => Ok(QemuVm {
                 id: spec.id.clone(),
@@ -213,6 +231,27 @@ impl Drop for QemuVm {
     }
 }
 
+/// Connects to the QMP socket, retrying every 10 ms while it refuses connections until
+/// `deadline`: QEMU binds the socket file before it listens on it, and a connection in between is
+/// refused (seen by the churn test, tests/e2e/tests/churn.rs, with 8 VMs starting at once).
+async fn connect_once_listening(
+    socket: &Path,
+    reply: Duration,
+    deadline: Instant,
+) -> Result<QmpClient, crate::qmp::QmpError> {
+    loop {
+        match QmpClient::connect(socket, reply).await {
+            Err(crate::qmp::QmpError::Connect { source, .. })
+                if source.kind() == std::io::ErrorKind::ConnectionRefused
+                    && Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 async fn connect_qmp(
     spec: &VmSpec,
     process: &Supervised,
@@ -249,7 +288,7 @@ async fn connect_qmp(
         }
     }
     let remaining = deadline.saturating_duration_since(Instant::now());
-    let connect = QmpClient::connect(socket, timeouts.reply);
+    let connect = connect_once_listening(socket, timeouts.reply, deadline);
     match tokio::time::timeout(remaining.max(Duration::from_secs(1)), connect).await {
         Ok(Ok(client)) => Ok(client),
         Ok(Err(source)) => {
@@ -268,5 +307,77 @@ async fn connect_qmp(
             socket: socket.to_path_buf(),
             after: timeouts.start,
         }),
+    }
+}
+
+#[cfg(test)]
+mod qmp_connect_tests {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::ffi::OsStrExt;
+
+    use super::*;
+
+    /// A Unix socket bound at `path` but not listening yet (as QEMU's QMP socket is for a moment).
+    fn bound_not_listening(path: &Path) -> OwnedFd {
+        // SAFETY: plain socket(2); the result is checked and owned right away.
+        let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0) };
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        // SAFETY: fd is a fresh descriptor nobody else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        // SAFETY: sockaddr_un is plain data; all-zero is a valid value.
+        let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+        addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+        let bytes = path.as_os_str().as_bytes();
+        assert!(bytes.len() < addr.sun_path.len());
+        for (d, s) in addr.sun_path.iter_mut().zip(bytes) {
+            *d = *s as libc::c_char;
+        }
+        // SAFETY: addr is a valid sockaddr_un and the length is its size.
+        let rc = unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                std::ptr::addr_of!(addr).cast(),
+                std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(rc, 0, "bind: {}", std::io::Error::last_os_error());
+        fd
+    }
+
+    #[tokio::test]
+    async fn a_socket_that_listens_late_is_still_reached() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("qmp.sock");
+        let fd = bound_not_listening(&path);
+        let raw = fd.as_raw_fd();
+        let server = tokio::task::spawn_blocking(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            // SAFETY: raw is the bound socket owned by `fd`, alive for this closure.
+            assert_eq!(unsafe { libc::listen(raw, 1) }, 0);
+            let listener = std::os::unix::net::UnixListener::from(fd);
+            let (mut conn, _) = listener.accept().expect("accept");
+            use std::io::Write;
+            conn.write_all(b"{\"QMP\": {\"version\": {}, \"capabilities\": []}}\r\n")
+                .expect("greeting");
+            // qmp_capabilities, then its empty return.
+            let mut line = String::new();
+            let mut reader = std::io::BufReader::new(conn.try_clone().expect("clone"));
+            std::io::BufRead::read_line(&mut reader, &mut line).expect("command");
+            let cmd: serde_json::Value = serde_json::from_str(&line).expect("json command");
+            let reply = serde_json::json!({ "return": {}, "id": cmd["id"] });
+            conn.write_all(format!("{reply}\r\n").as_bytes())
+                .expect("return");
+            std::thread::sleep(Duration::from_millis(300));
+        });
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let refused = QmpClient::connect(&path, Duration::from_secs(1)).await;
+        assert!(
+            refused.is_err(),
+            "a bound socket that does not listen refuses"
+        );
+        connect_once_listening(&path, Duration::from_secs(1), deadline)
+            .await
+            .expect("connected once it listens");
+        server.await.expect("server");
     }
 }

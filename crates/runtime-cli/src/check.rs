@@ -3,7 +3,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use kata_hostinfo::{qemu_version, Accelerator, Host};
+use kata_hostinfo::{qemu_version, Accelerator, Host, VirtSupport};
 
 use crate::settings::Settings;
 
@@ -86,6 +86,23 @@ fn check_kvm(host: &Host) -> CheckLine {
     match virt.accelerator {
         Accelerator::Kvm => line(Status::Ok, "kvm", virt.reason),
         Accelerator::Tcg => line(Status::Warn, "kvm", virt.reason),
+    }
+}
+
+/// What `check` and the shim's log say when pods would run under TCG.
+pub const TCG_ISOLATION_WARNING: &str = "pods run under software emulation (TCG): a weaker \
+    isolation boundary than KVM (the guest's code is translated by QEMU, a host process, with no \
+    hardware virtualization between them), and slower";
+
+/// The isolation boundary pods get: hardware virtualization, or a plain warning under TCG.
+fn check_isolation(virt: &VirtSupport) -> CheckLine {
+    match virt.accelerator {
+        Accelerator::Kvm => line(
+            Status::Ok,
+            "isolation",
+            "hardware virtualization (KVM) between pods and the host",
+        ),
+        Accelerator::Tcg => line(Status::Warn, "isolation", TCG_ISOLATION_WARNING),
     }
 }
 
@@ -229,6 +246,7 @@ pub fn host_checks(host: &Host, find: &dyn Fn(&str) -> Option<PathBuf>) -> Vec<C
     vec![
         check_cpu(host),
         check_kvm(host),
+        check_isolation(&host.virt_support()),
         check_vsock(host, find),
         check_vhost_net(host),
     ]

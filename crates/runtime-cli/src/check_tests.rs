@@ -73,6 +73,27 @@ fn pvm_like_host_is_tcg_only_with_reason() {
 }
 
 #[test]
+fn tcg_is_a_plain_isolation_warning_and_kvm_is_not() {
+    let fx = Fixture::new("hypervisor", 4 << 20);
+    let lines = run_checks(&fx.host(), &fx.settings(), &find_everything);
+    let iso = by_item(&lines, "isolation");
+    assert_eq!(iso.status, Status::Warn);
+    let text = iso.to_string();
+    assert!(text.starts_with("[warn] isolation: "), "{text}");
+    assert!(
+        text.contains("software emulation (TCG): a weaker isolation boundary than KVM"),
+        "{text}"
+    );
+    let kvm = kata_hostinfo::VirtSupport {
+        accelerator: Accelerator::Kvm,
+        reason: "CPU has vmx and /dev/kvm works".into(),
+    };
+    let ok = check_isolation(&kvm);
+    assert_eq!(ok.status, Status::Ok);
+    assert!(!ok.message.contains("TCG"), "{ok}");
+}
+
+#[test]
 fn vsock_absent_uses_hybrid_vsock_or_fails() {
     let fx = Fixture::new("vmx", 4 << 20);
     let lines = run_checks(&fx.host(), &fx.settings(), &find_everything);

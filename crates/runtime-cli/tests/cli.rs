@@ -154,6 +154,16 @@ fn check_reports_tcg_only_on_a_host_without_vmx_svm() {
         assert!(kvm_line.starts_with("[warn]"), "{kvm_line}");
         assert!(kvm_line.contains("TCG only"), "{kvm_line}");
         assert!(kvm_line.contains("no vmx/svm"), "{kvm_line}");
+        // Said plainly, on a line of its own: TCG is a weaker boundary, not just slower.
+        let isolation = text
+            .lines()
+            .find(|l| l.contains(" isolation: "))
+            .unwrap_or_else(|| panic!("no isolation line in:\n{text}"));
+        assert!(isolation.starts_with("[warn]"), "{isolation}");
+        assert!(
+            isolation.contains("software emulation (TCG): a weaker isolation boundary than KVM"),
+            "{isolation}"
+        );
     }
     for item in [
         "cpu",

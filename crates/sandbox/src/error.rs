@@ -24,12 +24,23 @@ pub struct AgentError {
     pub message: String,
 }
 
+/// Longest agent error message kept, in bytes: the guest writes these messages and they end up
+/// in the shim's log and in containerd's errors.
+pub const AGENT_MESSAGE_MAX: usize = 1024;
+
 impl AgentError {
+    /// An error of class `kind`; `message` is cut to [`AGENT_MESSAGE_MAX`] bytes.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
+        let mut message = message.into();
+        if message.len() > AGENT_MESSAGE_MAX {
+            let mut end = AGENT_MESSAGE_MAX;
+            while !message.is_char_boundary(end) {
+                end -= 1;
+            }
+            message.truncate(end);
+            message.push_str("... (truncated)");
         }
+        Self { kind, message }
     }
 }
 
@@ -71,6 +82,13 @@ pub enum Error {
         call: &'static str,
         #[source]
         source: AgentError,
+    },
+    /// The agent did not answer a call within its deadline (see `AgentTimeouts`).
+    #[error("agent call {call} for container {container_id} got no answer within {after:?}")]
+    AgentDeadline {
+        call: &'static str,
+        container_id: String,
+        after: std::time::Duration,
     },
     #[error("cannot boot the vm of sandbox {sandbox_id}")]
     Boot {
@@ -114,6 +132,7 @@ impl Error {
             Error::SandboxGone => ErrorKind::Unavailable,
             Error::Unsupported(_) => ErrorKind::Unimplemented,
             Error::Agent { source, .. } => source.kind,
+            Error::AgentDeadline { .. } => ErrorKind::DeadlineExceeded,
             Error::Boot { .. } | Error::Config(_) | Error::Io { .. } | Error::StateParse { .. } => {
                 ErrorKind::Internal
             }
@@ -139,6 +158,21 @@ pub type Result<T> = std::result::Result<T, Error>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_huge_agent_message_is_cut() {
+        let e = AgentError::new(ErrorKind::Internal, "é".repeat(4 << 20));
+        assert!(
+            e.message.len() <= AGENT_MESSAGE_MAX + 20,
+            "{}",
+            e.message.len()
+        );
+        assert!(e.message.ends_with("(truncated)"));
+        assert_eq!(
+            AgentError::new(ErrorKind::Internal, "short").message,
+            "short"
+        );
+    }
 
     #[test]
     fn kinds_follow_the_variant() {

@@ -4,7 +4,8 @@
 use std::time::SystemTime;
 
 use containerd_shim::api::DeleteResponse;
-use kata_sandbox::host::layout::Roots;
+use kata_sandbox::host::confine::run_confined_steps;
+use kata_sandbox::host::layout::{Layout, Roots};
 use kata_sandbox::host::state::{cleanup_from_state, SandboxState};
 
 use crate::events::timestamp;
@@ -20,9 +21,10 @@ pub async fn delete(id: &str) -> DeleteResponse {
         .map(|s| s.sandbox_id)
         .unwrap_or_else(|| id.to_owned());
     if kata_sandbox::host::layout::is_safe_id(&sandbox_id) {
-        let state_dir = Roots::default().state.join(&sandbox_id);
+        let layout = Layout::new(sandbox_id.clone(), Roots::default());
+        let state_dir = layout.state_dir();
         if sandbox_id == id {
-            match cleanup_from_state(&state_dir).await {
+            match cleanup_from_state(&layout).await {
                 Ok(failures) if !failures.is_empty() => {
                     tracing::warn!(?failures, "cleanup after a dead shim is incomplete")
                 }
@@ -30,8 +32,17 @@ pub async fn delete(id: &str) -> DeleteResponse {
                 Ok(_) => {}
             }
         } else if let Ok(Some(mut state)) = SandboxState::load(&state_dir) {
-            if let Some(steps) = state.containers.remove(id) {
-                kata_sandbox::host::cleanup::run_steps(&steps).await;
+            // The steps are data from a file: only those confined to this sandbox run.
+            if state.sandbox_id != sandbox_id {
+                tracing::warn!(recorded = %state.sandbox_id, "state file of another sandbox ignored");
+            } else if let Some(steps) = state.containers.remove(id) {
+                let failures = run_confined_steps(&steps, &layout).await;
+                if !failures.is_empty() {
+                    tracing::warn!(
+                        ?failures,
+                        "container cleanup after a dead shim is incomplete"
+                    );
+                }
                 let _ = state.save(&state_dir);
             }
         }

@@ -1,6 +1,10 @@
-//! Sandbox events to containerd event messages, published in the order they were emitted.
+//! Sandbox events to containerd event messages, published in the order they were emitted,
+//! through a bounded backlog ([`BACKLOG_MAX`], OOM events coalesced per container).
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::collections::{HashSet, VecDeque};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
 
 use containerd_shim::protos::events::task::{
     TaskCreate, TaskDelete, TaskExecAdded, TaskExecStarted, TaskExit, TaskIO, TaskOOM, TaskPaused,
@@ -9,7 +13,7 @@ use containerd_shim::protos::events::task::{
 use containerd_shim::protos::protobuf::well_known_types::timestamp::Timestamp;
 use containerd_shim::protos::protobuf::MessageDyn;
 use containerd_shim::protos::topics;
-use containerd_shim::protos::ttrpc::context::Context;
+use containerd_shim::protos::ttrpc::context;
 use containerd_shim::publisher::RemotePublisher;
 use kata_sandbox::Event;
 use tokio::sync::mpsc;
@@ -140,23 +144,138 @@ pub fn convert(event: Event) -> (&'static str, Box<dyn MessageDyn>) {
     }
 }
 
+/// Most events waiting for containerd. Past it, new events are dropped (with an error in the
+/// log); lifecycle events come from containerd's own requests, so only a containerd that stops
+/// taking events gets there.
+pub const BACKLOG_MAX: usize = 4096;
+/// Most OOM events waiting; each container has at most one waiting (later ones are coalesced
+/// into it).
+pub const OOM_BACKLOG_MAX: usize = 256;
+/// Deadline of one publish to containerd.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Events waiting for containerd, in order, bounded: a flood of OOM events from the guest keeps
+/// one per container.
+#[derive(Default)]
+struct Backlog {
+    queue: VecDeque<Event>,
+    oom_waiting: HashSet<String>,
+    dropped: u64,
+}
+
+impl Backlog {
+    fn push(&mut self, event: Event) {
+        let refused = match &event {
+            Event::Oom { container_id } => {
+                self.oom_waiting.contains(container_id)
+                    || self.oom_waiting.len() >= OOM_BACKLOG_MAX
+                    || self.queue.len() >= BACKLOG_MAX
+            }
+            _ => self.queue.len() >= BACKLOG_MAX,
+        };
+        if refused {
+            self.dropped += 1;
+            if self.dropped.is_power_of_two() {
+                match &event {
+                    Event::Oom { .. } => tracing::warn!(
+                        dropped = self.dropped,
+                        "oom events coalesced: one per container waits for containerd"
+                    ),
+                    _ => tracing::error!(
+                        dropped = self.dropped,
+                        waiting = self.queue.len(),
+                        "containerd does not take events: dropping"
+                    ),
+                }
+            }
+            return;
+        }
+        if let Event::Oom { container_id } = &event {
+            self.oom_waiting.insert(container_id.clone());
+        }
+        self.queue.push_back(event);
+    }
+
+    fn pop(&mut self) -> Option<Event> {
+        let event = self.queue.pop_front()?;
+        if let Event::Oom { container_id } = &event {
+            self.oom_waiting.remove(container_id);
+        }
+        Some(event)
+    }
+}
+
+/// Where events go (containerd, or a test double).
+#[async_trait]
+pub trait Publish: Send + Sync + 'static {
+    async fn publish(&self, topic: &'static str, msg: Box<dyn MessageDyn>) -> Result<(), String>;
+}
+
+struct Containerd {
+    publisher: RemotePublisher,
+    namespace: String,
+}
+
+#[async_trait]
+impl Publish for Containerd {
+    async fn publish(&self, topic: &'static str, msg: Box<dyn MessageDyn>) -> Result<(), String> {
+        let nanos = i64::try_from(PUBLISH_TIMEOUT.as_nanos()).unwrap_or(i64::MAX);
+        let ctx = context::with_timeout(nanos);
+        self.publisher
+            .publish(ctx, topic, &self.namespace, msg)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// Publishes events one by one, in order, until the sandbox drops its sender.
 pub fn spawn_forwarder(
     publisher: RemotePublisher,
     namespace: String,
-    mut rx: mpsc::UnboundedReceiver<Event>,
+    rx: mpsc::UnboundedReceiver<Event>,
 ) {
-    tokio::spawn(async move {
-        while let Some(event) = rx.recv().await {
-            let (topic, msg) = convert(event);
-            if let Err(e) = publisher
-                .publish(Context::default(), topic, &namespace, msg)
-                .await
-            {
-                tracing::warn!(topic, error = %e, "cannot publish event");
-            }
+    let sink = Containerd {
+        publisher,
+        namespace,
+    };
+    tokio::spawn(forward(sink, rx));
+}
+
+/// Takes events from `rx` at once into a bounded [`Backlog`] while publishing its head, so a
+/// slow containerd or a flooding guest grows nothing without bound.
+pub async fn forward(sink: impl Publish, mut rx: mpsc::UnboundedReceiver<Event>) {
+    let mut backlog = Backlog::default();
+    let mut open = true;
+    loop {
+        while let Ok(event) = rx.try_recv() {
+            backlog.push(event);
         }
-    });
+        let Some(event) = backlog.pop() else {
+            if !open {
+                return;
+            }
+            match rx.recv().await {
+                Some(event) => backlog.push(event),
+                None => open = false,
+            }
+            continue;
+        };
+        let (topic, msg) = convert(event);
+        let publish = sink.publish(topic, msg);
+        tokio::pin!(publish);
+        let result = loop {
+            tokio::select! {
+                result = &mut publish => break result,
+                event = rx.recv(), if open => match event {
+                    Some(event) => backlog.push(event),
+                    None => open = false,
+                },
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!(topic, error = %e, "cannot publish event");
+        }
+    }
 }
 
 #[cfg(test)]
@@ -215,5 +334,84 @@ mod tests {
         for (event, topic) in cases {
             assert_eq!(convert(event).0, topic);
         }
+    }
+
+    struct Slow {
+        published: std::sync::Mutex<Vec<&'static str>>,
+    }
+
+    #[async_trait]
+    impl Publish for Slow {
+        async fn publish(
+            &self,
+            topic: &'static str,
+            _m: Box<dyn MessageDyn>,
+        ) -> Result<(), String> {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            self.published.lock().expect("lock").push(topic);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn an_oom_flood_is_coalesced_and_lifecycle_events_keep_their_order() {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let sink = std::sync::Arc::new(Slow {
+            published: Default::default(),
+        });
+        struct Shared(std::sync::Arc<Slow>);
+        #[async_trait]
+        impl Publish for Shared {
+            async fn publish(&self, t: &'static str, m: Box<dyn MessageDyn>) -> Result<(), String> {
+                self.0.publish(t, m).await
+            }
+        }
+        let task = tokio::spawn(forward(Shared(sink.clone()), rx));
+        let started = Event::Started {
+            container_id: "c1".into(),
+            pid: 1,
+        };
+        tx.send(started).expect("send");
+        for _ in 0..200_000 {
+            let oom = Event::Oom {
+                container_id: "c1".into(),
+            };
+            tx.send(oom).expect("send");
+        }
+        let exit = Event::Exited {
+            process: ProcessRef::new("c1", None),
+            pid: 1,
+            status: ExitStatus::now(137),
+        };
+        tx.send(exit).expect("send");
+        drop(tx);
+        tokio::time::timeout(Duration::from_secs(20), task)
+            .await
+            .expect("the forwarder drains a flood quickly")
+            .expect("join");
+        let published = sink.published.lock().expect("lock").clone();
+        let ooms = published.iter().filter(|t| **t == "/tasks/oom").count();
+        assert!(
+            (1..=10).contains(&ooms),
+            "{ooms} oom events of 200000 published"
+        );
+        assert_eq!(published.first(), Some(&"/tasks/start"));
+        assert_eq!(published.last(), Some(&"/tasks/exit"));
+    }
+
+    #[test]
+    fn the_backlog_is_bounded() {
+        let mut b = Backlog::default();
+        for i in 0..(BACKLOG_MAX + 100) {
+            b.push(Event::Paused {
+                container_id: format!("c{i}"),
+            });
+            b.push(Event::Oom {
+                container_id: format!("c{i}"),
+            });
+        }
+        assert!(b.queue.len() <= BACKLOG_MAX, "{}", b.queue.len());
+        assert!(b.oom_waiting.len() <= OOM_BACKLOG_MAX);
+        assert!(b.dropped > 0);
     }
 }

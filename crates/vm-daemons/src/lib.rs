@@ -3,7 +3,8 @@
 //!
 //! Each `start` resolves the binary (configured path, else `/usr/local/bin`, else `$PATH`),
 //! removes stale sockets, spawns the daemon and returns once its socket exists. `exited()`
-//! resolves when it dies; `stop()` sends SIGTERM, then SIGKILL, reaps it and removes its
+//! resolves when it dies; `watch()` gives a [`DaemonWatch`] of its end to keep elsewhere (with
+//! [`first_exit`] over several); `stop()` sends SIGTERM, then SIGKILL, reaps it and removes its
 //! sockets; dropping the handle kills it.
 
 mod binary;
@@ -11,9 +12,11 @@ mod error;
 mod supervise;
 mod virtiofs;
 mod vsock;
+mod watch;
 
 pub use binary::resolve_binary;
 pub use error::DaemonError;
 pub use supervise::DaemonExit;
 pub use virtiofs::{CacheMode, VirtioFsConfig, VirtioFsDaemon, DEFAULT_VIRTIOFSD_BINARY};
 pub use vsock::{VsockConfig, VsockDaemon, DEFAULT_VSOCK_BINARY};
+pub use watch::{first_exit, DaemonWatch};

@@ -15,6 +15,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, watch};
 
 use crate::error::DaemonError;
+use crate::watch::DaemonWatch;
 
 /// How a daemon ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +38,7 @@ const STDERR_KEEP: usize = 8 * 1024;
 
 #[derive(Debug)]
 pub(crate) struct Daemon {
+    name: &'static str,
     binary: PathBuf,
     pid: Option<u32>,
     sockets: Vec<PathBuf>,
@@ -53,8 +55,10 @@ fn remove_socket(path: &Path) -> std::io::Result<()> {
 }
 
 impl Daemon {
-    /// Spawns `binary args`, removing stale `sockets` first, and waits until `wait_socket` exists.
+    /// Spawns `binary args` (known as `name` in logs), removing stale `sockets` first, and waits
+    /// until `wait_socket` exists.
     pub(crate) async fn start(
+        name: &'static str,
         binary: &Path,
         args: &[String],
         wait_socket: &Path,
@@ -101,6 +105,7 @@ impl Daemon {
         let (signal_tx, signal_rx) = mpsc::channel(4);
         tokio::spawn(own_child(child, signal_rx, exit_tx));
         let daemon = Daemon {
+            name,
             binary: binary.to_path_buf(),
             pid,
             sockets,
@@ -152,17 +157,18 @@ impl Daemon {
         String::from_utf8_lossy(&buf).trim().to_string()
     }
 
+    /// A view of this daemon's end that can be kept apart from the handle.
+    pub(crate) fn watch(&self) -> DaemonWatch {
+        DaemonWatch::new(
+            self.name,
+            self.pid,
+            self.exit_rx.clone(),
+            Arc::clone(&self.stderr),
+        )
+    }
+
     pub(crate) async fn exited(&self) -> DaemonExit {
-        let mut rx = self.exit_rx.clone();
-        let unknown = DaemonExit {
-            code: None,
-            signal: None,
-        };
-        let exit = match rx.wait_for(Option::is_some).await {
-            Ok(exit) => exit.unwrap_or(unknown),
-            Err(_) => unknown,
-        };
-        exit
+        self.watch().exited().await
     }
 
     /// SIGTERM, then SIGKILL after `grace`; reaps and removes the sockets.
@@ -247,6 +253,7 @@ mod tests {
         let sock = dir.path().join("d.sock");
         let script = format!("sleep 0.2; touch {}; exec sleep 100", sock.display());
         let d = Daemon::start(
+            "sh",
             Path::new("/bin/sh"),
             &sh(&script),
             &sock,
@@ -276,6 +283,7 @@ mod tests {
             sock.display()
         );
         let d = Daemon::start(
+            "sh",
             Path::new("/bin/sh"),
             &sh(&script),
             &sock,
@@ -289,10 +297,40 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_watch_sees_a_sigkill_from_outside() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sock = dir.path().join("d.sock");
+        let script = format!("echo started >&2; touch {}; exec sleep 100", sock.display());
+        let d = Daemon::start(
+            "sh",
+            Path::new("/bin/sh"),
+            &sh(&script),
+            &sock,
+            vec![sock.clone()],
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("start");
+        let w = d.watch();
+        assert_eq!(w.exit(), None);
+        let pid = i32::try_from(d.pid().expect("pid")).expect("pid fits");
+        kill(Pid::from_raw(pid), Signal::SIGKILL).expect("kill");
+        let exit = tokio::time::timeout(Duration::from_secs(5), w.exited())
+            .await
+            .expect("the watch resolves");
+        assert_eq!(exit.signal, Some(Signal::SIGKILL as i32));
+        assert_eq!(w.name(), "sh");
+        assert_eq!(w.exit(), Some(exit));
+        assert_eq!(d.pid(), None, "a dead daemon has no pid");
+        assert!(w.stderr().contains("started"), "{}", w.stderr());
+    }
+
+    #[tokio::test]
     async fn early_exit_reports_binary_socket_and_stderr() {
         let dir = tempfile::tempdir().expect("tempdir");
         let sock = dir.path().join("d.sock");
         let err = Daemon::start(
+            "sh",
             Path::new("/bin/sh"),
             &sh("echo broken >&2; exit 2"),
             &sock,
@@ -319,6 +357,7 @@ mod tests {
         let marker = dir.path().join("pid");
         let script = format!("echo $$ > {}; exec sleep 100", marker.display());
         let err = Daemon::start(
+            "sh",
             Path::new("/bin/sh"),
             &sh(&script),
             &sock,

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::binary::resolve_binary;
 use crate::error::DaemonError;
 use crate::supervise::{Daemon, DaemonExit};
+use crate::watch::DaemonWatch;
 
 /// Where vhost-device-vsock is looked for first.
 pub const DEFAULT_VSOCK_BINARY: &str = "/usr/local/bin/vhost-device-vsock";
@@ -76,6 +77,7 @@ impl VsockDaemon {
             });
         }
         let daemon = Daemon::start(
+            "vhost-device-vsock",
             &binary,
             &config.args(),
             &config.vhost_user_socket,
@@ -97,6 +99,12 @@ impl VsockDaemon {
     /// Resolves when the daemon has exited and been reaped.
     pub async fn exited(&self) -> DaemonExit {
         self.daemon.exited().await
+    }
+
+    /// A view of the daemon's end to keep apart from this handle (to notice its death while
+    /// the handle sits elsewhere).
+    pub fn watch(&self) -> DaemonWatch {
+        self.daemon.watch()
     }
 
     /// The end of the daemon's stderr.

@@ -6,6 +6,6 @@ mod containerd;
 mod leaks;
 mod paths;
 
-pub use containerd::{CtrOutput, PrivateContainerd};
-pub use leaks::{assert_no_leftovers, pids_named};
+pub use containerd::{CtrOutput, OrphanReaper, PrivateContainerd};
+pub use leaks::{assert_no_leftovers, pids_named, HostSnapshot};
 pub use paths::{repo_root, test_config};

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use kata_agent_client::{AgentAddress, AgentClient};
+use kata_agent_client::{AgentAddress, AgentClient, DialOptions, ReadyListener};
 use kata_hypervisor::{Accelerator, AgentChannel, SharedFs, VmExit, VmSpec};
 use kata_protocols::agent_ttrpc::AgentServiceClient;
 use kata_qemu::QemuVm;
@@ -41,6 +41,8 @@ pub struct VmConfig {
     pub agent_log: String,
     /// Appended to the kernel command line.
     pub extra_kernel_params: String,
+    /// Longest pause between agent dial attempts (`None`: the agent client's default).
+    pub max_dial_backoff: Option<Duration>,
 }
 
 impl VmConfig {
@@ -51,6 +53,7 @@ impl VmConfig {
             agent_timeout: Duration::from_secs(60),
             agent_log: std::env::var("KATA_TEST_AGENT_LOG").unwrap_or_else(|_| "info".into()),
             extra_kernel_params: String::new(),
+            max_dial_backoff: None,
         }
     }
 }
@@ -123,6 +126,15 @@ impl TestVm {
             fs_socket,
             &console_log,
         );
+        // Bound before QEMU starts; the agent connects to it once it listens, and only then is
+        // the device's socket dialled (kata_agent_client::ReadyListener says why).
+        let ready = ReadyListener::bind(&vsock_config.uds_path).map_err(|source| {
+            HarnessError::AgentUnreachable {
+                id: config.id.clone(),
+                console: String::new(),
+                source: Box::new(source),
+            }
+        })?;
         let started = Instant::now();
         let qemu = QemuVm::start(spec)
             .await
@@ -136,8 +148,13 @@ impl TestVm {
             uds_path: vsock_config.uds_path.clone(),
             port: AGENT_PORT,
         };
+        let mut dial = DialOptions::with_timeout(config.agent_timeout);
+        if let Some(backoff) = config.max_dial_backoff {
+            dial.initial_backoff = dial.initial_backoff.min(backoff);
+            dial.max_backoff = backoff;
+        }
         let connected = tokio::select! {
-            c = AgentClient::connect(&addr, config.agent_timeout) => {
+            c = AgentClient::connect_when_ready(&addr, ready, &dial) => {
                 c.map_err(|source| HarnessError::AgentUnreachable {
                     id: config.id.clone(),
                     console: read_console(&console_log),

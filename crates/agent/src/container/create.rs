@@ -144,7 +144,7 @@ fn confine_rootfs(sb: &Sandbox, spec: &Spec) -> Result<PathBuf> {
 }
 
 /// Points the spec at the on-disk rootfs, pins mount destinations inside it and sets the cgroup.
-pub(crate) fn prepare_spec(spec: &mut Spec, rootfs: &Path, id: &str) -> Result<()> {
+pub fn prepare_spec(spec: &mut Spec, rootfs: &Path, id: &str) -> Result<()> {
     if let Some(root) = spec.root().clone() {
         let mut root = root;
         root.set_path(rootfs.to_path_buf());
@@ -187,7 +187,7 @@ pub(crate) fn prepare_spec(spec: &mut Spec, rootfs: &Path, id: &str) -> Result<(
 
 /// Points the IPC and UTS namespaces (and PID, if shared) that the spec asks to create at those of
 /// `holder`, so that a pod's containers share them as they would under runc.
-pub(crate) fn join_namespaces(spec: &mut Spec, holder: i32, pidns: bool) {
+pub fn join_namespaces(spec: &mut Spec, holder: i32, pidns: bool) {
     use oci_spec::runtime::LinuxNamespaceType as T;
     let Some(mut linux) = spec.linux().clone() else {
         return;
@@ -210,7 +210,8 @@ pub(crate) fn join_namespaces(spec: &mut Spec, holder: i32, pidns: bool) {
     spec.set_linux(Some(linux));
 }
 
-fn cgroup_dir(cgroup_root: &Path, spec: &Spec) -> PathBuf {
+/// The container's cgroup directory: the (already sanitized) `cgroupsPath` below `cgroup_root`.
+pub fn cgroup_dir(cgroup_root: &Path, spec: &Spec) -> PathBuf {
     let rel = spec
         .linux()
         .as_ref()

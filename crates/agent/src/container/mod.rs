@@ -1,6 +1,6 @@
 //! Containers inside the guest, created with libcontainer (youki). One file per verb.
 
-mod create;
+pub mod create;
 mod exec;
 pub mod io;
 mod oom;

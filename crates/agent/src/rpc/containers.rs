@@ -4,26 +4,15 @@ use kata_protocols::agent as pb;
 use kata_protocols::empty::Empty;
 
 use super::convert::{
-    process_from_grpc, resources_from_grpc, spec_from_grpc, stats_to_grpc, storage_from_grpc,
+    create_request_from_grpc, process_from_grpc, resources_from_grpc, stats_to_grpc,
 };
 use super::status::{map, RpcResult};
 use super::Service;
-use crate::container::{self, CreateRequest, ExecRequest, Stream};
+use crate::container::{self, ExecRequest, Stream};
 use crate::error::AgentError;
 
 pub fn create(svc: &Service, req: pb::CreateContainerRequest) -> RpcResult<Empty> {
-    let spec = req
-        .OCI
-        .as_ref()
-        .ok_or_else(|| AgentError::InvalidArgument("CreateContainer without OCI spec".into()));
-    let spec = map(spec.and_then(spec_from_grpc))?;
-    let cmd = CreateRequest {
-        id: req.container_id,
-        exec_id: req.exec_id,
-        spec,
-        storages: req.storages.iter().map(storage_from_grpc).collect(),
-        sandbox_pidns: req.sandbox_pidns,
-    };
+    let cmd = map(create_request_from_grpc(req))?;
     tracing::info!(container = %cmd.id, "create container");
     map(container::create(&svc.sandbox, cmd)).map(|_| Empty::new())
 }

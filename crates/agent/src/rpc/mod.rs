@@ -55,9 +55,35 @@ pub async fn serve(addr: &str, service: Service, shutdown: Arc<Notify>) -> anyho
         .await
         .map_err(|e| anyhow::anyhow!("starting ttrpc server on {addr}: {e}"))?;
     tracing::info!(%addr, "agent listening");
+    if addr.starts_with("vsock://") {
+        tokio::spawn(signal_ready());
+    }
     shutdown.notified().await;
     // Let the DestroySandbox reply leave before the listener goes away.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let _ = server.shutdown().await;
     Ok(())
+}
+
+/// Host vsock port told "the agent listens" (kata-rs; must match the host's
+/// `kata_agent_client::AGENT_READY_PORT`).
+pub const READY_PORT: u32 = 1027;
+
+/// Opens and closes one connection to the host's [`READY_PORT`], once the ttRPC listener is
+/// bound. Over hybrid vsock (vhost-device-vsock) the host waits for it before its first
+/// `CONNECT`: a guest-initiated connection can only pass once the device's rings are live, and
+/// a host connection made before that can stall the device for good (see the host's
+/// crates/agent-client/src/ready.rs). Without a host listener (kernel vhost-vsock, older hosts)
+/// the connection is refused at once; nothing else depends on it.
+async fn signal_ready() {
+    let addr = tokio_vsock::VsockAddr::new(tokio_vsock::VMADDR_CID_HOST, READY_PORT);
+    let connect = tokio_vsock::VsockStream::connect(addr);
+    match tokio::time::timeout(std::time::Duration::from_secs(5), connect).await {
+        Ok(Ok(stream)) => {
+            drop(stream);
+            tracing::debug!(port = READY_PORT, "readiness signalled to the host");
+        }
+        Ok(Err(e)) => tracing::debug!(port = READY_PORT, error = %e, "no host readiness listener"),
+        Err(_) => tracing::debug!(port = READY_PORT, "readiness signal timed out"),
+    }
 }

@@ -13,6 +13,7 @@ mod memory;
 pub(crate) mod net;
 mod qmp;
 mod rng;
+mod sandbox;
 mod sharedfs;
 mod vsock;
 
@@ -39,6 +40,8 @@ pub enum CmdlineError {
     InvalidMac { id: String, mac: String },
     #[error("empty {what} is not allowed")]
     Empty { what: &'static str },
+    #[error("invalid seccompsandbox value {value:?}: must be a qemu -sandbox option string starting with on or off")]
+    InvalidSandbox { value: String },
 }
 
 /// Escapes a value for a QEMU `key=value,...` option string (a comma is written twice).
@@ -83,6 +86,7 @@ fn check_unique_ids(spec: &VmSpec) -> Result<(), CmdlineError> {
 pub fn build(spec: &VmSpec, qmp_socket: &Path) -> Result<Vec<String>, CmdlineError> {
     check_unique_ids(spec)?;
     let mut args = base::args(spec)?;
+    args.extend(sandbox::args(spec)?);
     args.extend(machine::args(spec)?);
     args.extend(accel::args(spec));
     args.extend(cpu::args(spec)?);

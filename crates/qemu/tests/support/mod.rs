@@ -69,13 +69,18 @@ fn cpio_entry(out: &mut Vec<u8>, ino: u32, name: &str, mode: u32, rdev: (u32, u3
 /// Writes a newc initramfs: busybox, a /dev/console node, and an /init that prints
 /// [`BOOT_MARKER`] and then powers off (kernel parameter `kata_test=poweroff`) or idles.
 pub fn build_initrd(path: &Path) {
-    let busybox = std::fs::read("/bin/busybox").expect("/bin/busybox (busybox-static) is needed");
     let init = format!(
         "#!/bin/busybox sh\n\
          echo {BOOT_MARKER}\n\
          if [ \"$kata_test\" = poweroff ]; then /bin/busybox poweroff -f; fi\n\
          while :; do /bin/busybox sleep 3600; done\n"
     );
+    build_initrd_with(path, &init);
+}
+
+/// Writes a newc initramfs like [`build_initrd`] with `init` (a busybox sh script) as /init.
+pub fn build_initrd_with(path: &Path, init: &str) {
+    let busybox = std::fs::read("/bin/busybox").expect("/bin/busybox (busybox-static) is needed");
     let mut out = Vec::new();
     cpio_entry(&mut out, 1, "dev", 0o040755, (0, 0), b"");
     cpio_entry(&mut out, 2, "dev/console", 0o020600, (5, 1), b"");

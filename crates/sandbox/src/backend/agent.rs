@@ -8,21 +8,34 @@ use kata_agent_client::AgentClient;
 use oci_spec::runtime::{LinuxResources, Process};
 use ttrpc::context::{self, Context};
 
-use super::convert::{process_to_pb, resources_to_pb, spec_to_pb};
-use crate::agent::{Agent, AgentResult, ContainerRequest, SandboxRequest, Storage};
+use super::convert::{create_container_to_pb, process_to_pb, resources_to_pb, storage_to_pb};
+use crate::agent::{Agent, AgentResult, ContainerRequest, SandboxRequest};
 use crate::error::{AgentError, ErrorKind};
 use crate::types::ContainerStats;
 
-/// Default deadline of short calls.
+/// Deadline sent with every call that is not a long poll: Kata's default request timeout.
+/// The sandbox task enforces its own, shorter or equal, deadlines
+/// (`crate::task::AgentTimeouts`); this one also tells the agent when to give up.
 const SHORT: Duration = Duration::from_secs(60);
 
 pub struct KataAgent {
     client: AgentClient,
+    /// Deadline of `CreateContainer` (`[runtime] create_container_timeout`).
+    create_timeout: Duration,
 }
 
 impl KataAgent {
     pub fn new(client: AgentClient) -> Self {
-        Self { client }
+        Self {
+            client,
+            create_timeout: SHORT,
+        }
+    }
+
+    /// Gives `CreateContainer` the configured deadline instead of 60 s.
+    pub fn with_create_container_timeout(mut self, timeout: Duration) -> Self {
+        self.create_timeout = timeout;
+        self
     }
 }
 
@@ -54,24 +67,13 @@ fn err(e: ttrpc::Error) -> AgentError {
     }
 }
 
-fn storage_pb(s: &Storage) -> pb::Storage {
-    let mut out = pb::Storage::new();
-    out.driver = s.driver.clone();
-    out.driver_options = s.driver_options.clone();
-    out.source = s.source.clone();
-    out.fstype = s.fstype.clone();
-    out.options = s.options.clone();
-    out.mount_point = s.mount_point.clone();
-    out
-}
-
 #[async_trait]
 impl Agent for KataAgent {
     async fn create_sandbox(&self, req: SandboxRequest) -> AgentResult<()> {
         let mut r = pb::CreateSandboxRequest::new();
         r.hostname = req.hostname;
         r.dns = req.dns;
-        r.storages = req.storages.iter().map(storage_pb).collect();
+        r.storages = req.storages.iter().map(storage_to_pb).collect();
         r.sandbox_pidns = req.sandbox_pidns;
         r.sandbox_id = req.sandbox_id;
         r.guest_hook_path = req.guest_hook_path;
@@ -105,14 +107,10 @@ impl Agent for KataAgent {
     }
 
     async fn create_container(&self, req: ContainerRequest) -> AgentResult<()> {
-        let mut r = pb::CreateContainerRequest::new();
-        r.container_id = req.container_id;
-        r.exec_id = req.exec_id;
-        r.storages = req.storages.iter().map(storage_pb).collect();
-        r.OCI = Some(spec_to_pb(&req.spec)).into();
+        let r = create_container_to_pb(&req);
         self.client
             .agent
-            .create_container(short(), &r)
+            .create_container(context::with_duration(self.create_timeout), &r)
             .await
             .map_err(err)?;
         Ok(())

@@ -2,9 +2,12 @@
 //! form of `config.json` so every field keeps its OCI spelling. Seccomp, hooks, devices and
 //! Intel RDT are not passed (the guest spec drops hooks and devices anyway).
 
+use kata_protocols::agent as agent_pb;
 use kata_protocols::oci as pb;
 use oci_spec::runtime::{LinuxResources, Process, Spec};
 use serde_json::Value;
+
+use crate::agent::{ContainerRequest, Storage};
 
 fn s(v: &Value, key: &str) -> String {
     v.get(key)
@@ -212,6 +215,28 @@ pub fn spec_to_pb(spec: &Spec) -> pb::Spec {
         out.Linux = Some(linux_pb(l)).into();
     }
     out
+}
+
+/// Converts a storage description.
+pub fn storage_to_pb(s: &Storage) -> agent_pb::Storage {
+    let mut out = agent_pb::Storage::new();
+    out.driver = s.driver.clone();
+    out.driver_options = s.driver_options.clone();
+    out.source = s.source.clone();
+    out.fstype = s.fstype.clone();
+    out.options = s.options.clone();
+    out.mount_point = s.mount_point.clone();
+    out
+}
+
+/// The `CreateContainer` request sent for `req` (its spec already rewritten for the guest).
+pub fn create_container_to_pb(req: &ContainerRequest) -> agent_pb::CreateContainerRequest {
+    let mut r = agent_pb::CreateContainerRequest::new();
+    r.container_id = req.container_id.clone();
+    r.exec_id = req.exec_id.clone();
+    r.storages = req.storages.iter().map(storage_to_pb).collect();
+    r.OCI = Some(spec_to_pb(&req.spec)).into();
+    r
 }
 
 /// Converts the process of an exec.

@@ -1,15 +1,18 @@
 //! [`VmLauncher`] with QEMU: vhost-device-vsock (hybrid vsock), virtiofsd for the shared
 //! directory, QEMU itself, then the agent connection (`CONNECT 1024`).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use kata_agent_client::{AgentAddress, AgentClient};
+use kata_agent_client::{AgentAddress, AgentClient, DialOptions, ReadyListener};
 use kata_config::{Config, KernelParam, KernelParams};
 use kata_hypervisor::{Accelerator, AgentChannel, BootSpec, CpuSpec, MemorySpec, SharedFs, VmSpec};
 use kata_qemu::QemuVm;
-use kata_vm_daemons::{VirtioFsConfig, VirtioFsDaemon, VsockConfig, VsockDaemon};
+use kata_vm_daemons::{
+    first_exit, DaemonWatch, VirtioFsConfig, VirtioFsDaemon, VsockConfig, VsockDaemon,
+};
 use tokio::sync::Mutex;
 
 use super::agent::KataAgent;
@@ -44,7 +47,10 @@ fn accelerator() -> Accelerator {
     match support.accelerator {
         kata_hostinfo::Accelerator::Kvm => Accelerator::Kvm,
         kata_hostinfo::Accelerator::Tcg => {
-            tracing::warn!(reason = %support.reason, "no usable hardware virtualization: TCG");
+            tracing::warn!(
+                reason = %support.reason,
+                "pods run under software emulation (TCG): a weaker isolation boundary than KVM"
+            );
             Accelerator::tcg()
         }
     }
@@ -100,6 +106,8 @@ pub(super) fn vm_spec(
         socket: fs_socket.to_owned(),
         tag: SHARED_FS_TAG.into(),
     });
+    // QEMU's own seccomp filter; an empty `seccompsandbox` installs none (as Kata).
+    spec.seccomp_sandbox = Some(h.seccompsandbox.trim().to_string()).filter(|v| !v.is_empty());
     spec
 }
 
@@ -141,7 +149,20 @@ impl VmLauncher for QemuLauncher {
         let virtiofsd = VirtioFsDaemon::start(fs_cfg).await?;
         record(log, "virtiofsd", virtiofsd.pid());
 
-        let spec = vm_spec(&self.config, plan, &vsock_cfg, &fs_socket);
+        let mut spec = vm_spec(&self.config, plan, &vsock_cfg, &fs_socket);
+        if self.config.hypervisor.rootless {
+            let kvm = matches!(spec.accelerator, Accelerator::Kvm);
+            let who = super::rootless::qemu_identity(kvm)?;
+            let sockets = [vsock_cfg.vhost_user_socket.as_path(), fs_socket.as_path()];
+            let console = spec.console_log.clone();
+            let extra: Vec<&std::path::Path> = console.iter().map(|p| p.as_path()).collect();
+            super::rootless::grant(&plan.vm_dir, &sockets, &extra, &who)?;
+            tracing::info!(uid = who.uid, gid = who.gid, groups = ?who.groups, "rootless: qemu runs unprivileged");
+            spec.run_as = Some(who);
+        }
+        // Bound before QEMU starts: the agent's "I listen" connection must find it (see
+        // kata_agent_client::ReadyListener for the vhost-device-vsock stall this avoids).
+        let ready = ReadyListener::bind(&vsock_cfg.uds_path)?;
         let vm = QemuVm::start(spec).await?;
         record(log, "qemu", vm.pid());
         let pid = vm.pid().unwrap_or(0);
@@ -149,6 +170,8 @@ impl VmLauncher for QemuLauncher {
         let control = QemuControl {
             vm,
             pid,
+            watches: vec![vsock.watch(), virtiofsd.watch()],
+            stopping: AtomicBool::new(false),
             daemons: Mutex::new((Some(vsock), Some(virtiofsd))),
         };
         let address = AgentAddress::HybridVsock {
@@ -156,8 +179,9 @@ impl VmLauncher for QemuLauncher {
             port: AGENT_PORT,
         };
         let timeout = Duration::from_secs(u64::from(self.config.agent.dial_timeout.max(30)));
+        let dial = DialOptions::with_timeout(timeout);
         let connected = tokio::select! {
-            c = AgentClient::connect(&address, timeout) => c,
+            c = AgentClient::connect_when_ready(&address, ready, &dial) => c,
             exit = control.vm.exited() => {
                 log_console_tail(plan);
                 let msg = format!("qemu exited while the agent was dialled: {exit:?}: {}", control.vm.stderr());
@@ -179,7 +203,9 @@ impl VmLauncher for QemuLauncher {
         }
         Ok(Launched {
             vm: Box::new(control),
-            agent: Arc::new(KataAgent::new(client)),
+            agent: Arc::new(KataAgent::new(client).with_create_container_timeout(
+                Duration::from_secs(self.config.runtime.create_container_timeout),
+            )),
         })
     }
 }
@@ -197,6 +223,10 @@ fn log_console_tail(plan: &LaunchPlan) {
 struct QemuControl {
     vm: QemuVm,
     pid: u32,
+    /// The daemons' ends: one dying unasked takes the VM down (see `exited`).
+    watches: Vec<DaemonWatch>,
+    /// Set by `stop`: daemons ending from then on are expected.
+    stopping: AtomicBool,
     daemons: Mutex<(Option<VsockDaemon>, Option<VirtioFsDaemon>)>,
 }
 
@@ -206,11 +236,31 @@ impl VmControl for QemuControl {
         self.pid
     }
 
+    /// QEMU's end, or a daemon's: without virtiofsd or vhost-device-vsock the guest has lost its
+    /// share or its agent, so a daemon dying unasked stops QEMU and counts as the VM dying.
     async fn exited(&self) {
-        let _ = self.vm.exited().await;
+        tokio::select! {
+            _ = self.vm.exited() => {}
+            (daemon, exit) = first_exit(&self.watches) => {
+                if !self.stopping.load(Ordering::SeqCst) {
+                    tracing::error!(
+                        daemon = daemon.name(),
+                        pid = ?daemon.pid(),
+                        exit = %exit,
+                        stderr = %daemon.stderr(),
+                        "{} died ({exit}): stopping the vm", daemon.name()
+                    );
+                    if let Err(e) = self.vm.stop().await {
+                        tracing::warn!(error = %e, "cannot stop qemu");
+                    }
+                }
+                let _ = self.vm.exited().await;
+            }
+        }
     }
 
     async fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
         if let Err(e) = self.vm.stop().await {
             tracing::warn!(error = %e, "cannot stop qemu");
         }

@@ -4,6 +4,7 @@
 mod agent;
 pub mod convert;
 mod launcher;
+mod rootless;
 
 use std::sync::Arc;
 
@@ -30,8 +31,13 @@ pub fn from_config(spec: &Spec) -> Result<(Arc<dyn VmLauncher>, SandboxOptions)>
         kata_config::annotations::apply_with(&mut config, annotations, &host)
             .map_err(|e| Error::Config(Box::new(e)))?;
     }
+    let timeouts = crate::task::AgentTimeouts {
+        create_container: std::time::Duration::from_secs(config.runtime.create_container_timeout),
+        ..Default::default()
+    };
     let options = SandboxOptions {
         kernel_modules: config.agent.kernel_modules.clone(),
+        timeouts,
         ..SandboxOptions::default()
     };
     Ok((Arc::new(QemuLauncher::new(config)), options))

@@ -2,8 +2,11 @@
 //! and its persisted form.
 
 pub mod cleanup;
+pub mod confine;
 pub mod layout;
 pub mod mount;
+pub mod mountpoints;
+pub mod readonly;
 pub mod rootfs;
 pub mod shared;
 pub mod state;

@@ -102,8 +102,14 @@ pub fn mount_fs(
         .map_err(|e| Error::io("mount", target, io_of(e)))
 }
 
-/// Bind-mounts `source` (recursively) on `target`, read-only when asked.
+/// Bind-mounts `source` (recursively) on `target`, read-only when asked. A read-only bind is
+/// read-only in every mount of it, nested mounts and propagated copies included (see
+/// [`crate::host::readonly`]).
 pub fn bind(source: &Path, target: &Path, readonly: bool) -> Result<()> {
+    if readonly {
+        bind(source, target, false)?;
+        return remount_readonly(target);
+    }
     let src = open_nofollow(source)?;
     let tgt = open_nofollow(target)?;
     let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
@@ -114,14 +120,11 @@ pub fn bind(source: &Path, target: &Path, readonly: bool) -> Result<()> {
         flags,
         None::<&str>,
     )
-    .map_err(|e| Error::io("bind mount", target, io_of(e)))?;
-    if readonly {
-        remount_readonly(target)?;
-    }
-    Ok(())
+    .map_err(|e| Error::io("bind mount", target, io_of(e)))
 }
 
-/// Makes the mount at `target` read-only.
+/// Makes the one mount at `target` read-only. Copies that propagation made earlier and nested
+/// mounts stay writable: only for a mount that has neither yet (use [`bind`] otherwise).
 pub fn remount_readonly(target: &Path) -> Result<()> {
     let tgt = open_nofollow(target)?;
     nix::mount::mount(

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::host::cleanup::{run_steps, CleanupStep};
+use crate::host::cleanup::CleanupStep;
+use crate::host::confine::run_confined_steps;
+use crate::host::layout::Layout;
 
 /// File name of the state under the sandbox's state directory.
 pub const STATE_FILE: &str = "state.json";
@@ -62,9 +64,17 @@ impl SandboxState {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io("read", &path, e)),
         };
-        serde_json::from_slice(&text)
-            .map(Some)
-            .map_err(|source| Error::StateParse { path, source })
+        Self::from_json(&text, &path).map(Some)
+    }
+
+    /// Parses the JSON text of a state file; `path` only names it in the error. The result is
+    /// data: its steps run only through [`cleanup_from_state`]'s confinement
+    /// ([`crate::host::confine`]).
+    pub fn from_json(text: &[u8], path: &Path) -> Result<Self> {
+        serde_json::from_slice(text).map_err(|source| Error::StateParse {
+            path: path.to_owned(),
+            source,
+        })
     }
 
     /// All steps in acquisition order: sandbox steps, then each container's.
@@ -77,21 +87,35 @@ impl SandboxState {
     }
 }
 
-/// Releases everything recorded for the sandbox in `state_dir`, then removes the directory.
-/// Returns the failed steps (empty when all went well).
-pub async fn cleanup_from_state(state_dir: &Path) -> Result<Vec<String>> {
-    let Some(state) = SandboxState::load(state_dir)? else {
-        let _ = std::fs::remove_dir_all(state_dir);
+/// Releases everything recorded for the sandbox of `layout` in its state directory, then
+/// removes the directory. Only steps confined to the sandbox run ([`run_confined_steps`]);
+/// refused ones count as failures. Returns the failed steps (empty when all went well).
+///
+/// Errors: the state file cannot be read or parsed, or it names another sandbox than the
+/// directory it is in (`InvalidArgument`, nothing is run).
+pub async fn cleanup_from_state(layout: &Layout) -> Result<Vec<String>> {
+    let state_dir = layout.state_dir();
+    let Some(state) = SandboxState::load(&state_dir)? else {
+        let _ = std::fs::remove_dir_all(&state_dir);
         return Ok(Vec::new());
     };
-    let failures = run_steps(&state.all_steps()).await;
+    if state.sandbox_id != layout.sandbox_id {
+        return Err(Error::InvalidArgument {
+            what: format!("state file {}", SandboxState::path(&state_dir).display()),
+            reason: format!(
+                "it records sandbox {:?}, not {:?}",
+                state.sandbox_id, layout.sandbox_id
+            ),
+        });
+    }
+    let failures = run_confined_steps(&state.all_steps(), layout).await;
     if failures.is_empty() {
-        std::fs::remove_dir_all(state_dir)
+        std::fs::remove_dir_all(&state_dir)
             .or_else(|e| match e.kind() {
                 std::io::ErrorKind::NotFound => Ok(()),
                 _ => Err(e),
             })
-            .map_err(|e| Error::io("remove", state_dir, e))?;
+            .map_err(|e| Error::io("remove", &state_dir, e))?;
     }
     Ok(failures)
 }
@@ -149,12 +173,24 @@ mod tests {
         assert!(err.to_string().contains("state.json"), "{err}");
     }
 
+    fn layout_in(dir: &Path) -> Layout {
+        Layout::new(
+            "sb",
+            crate::host::layout::Roots {
+                shared: dir.join("shared"),
+                state: dir.join("state"),
+                vm: dir.join("vm"),
+            },
+        )
+    }
+
     #[tokio::test]
     async fn cleanup_from_state_releases_and_removes_the_directory() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let made = dir.path().join("made");
-        std::fs::create_dir(&made).expect("mkdir");
-        let state_dir = dir.path().join("state");
+        let layout = layout_in(dir.path());
+        let made = layout.vm_dir();
+        std::fs::create_dir_all(&made).expect("mkdir");
+        let state_dir = layout.state_dir();
         SandboxState {
             sandbox_id: "sb".into(),
             sandbox_steps: vec![CleanupStep::RemoveDir { path: made.clone() }],
@@ -162,9 +198,59 @@ mod tests {
         }
         .save(&state_dir)
         .expect("save");
-        let failures = cleanup_from_state(&state_dir).await.expect("cleanup");
+        let failures = cleanup_from_state(&layout).await.expect("cleanup");
         assert!(failures.is_empty(), "{failures:?}");
         assert!(!made.exists());
         assert!(!state_dir.exists());
+    }
+
+    #[tokio::test]
+    async fn a_crafted_state_file_acts_only_inside_its_sandbox() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let layout = layout_in(dir.path());
+        let victim = dir.path().join("victim");
+        std::fs::create_dir_all(victim.join("d")).expect("mkdir");
+        std::fs::write(victim.join("file"), b"keep").expect("write");
+        let state_dir = layout.state_dir();
+        std::fs::create_dir_all(&state_dir).expect("mkdir");
+        let json = format!(
+            r#"{{"sandbox_id":"sb","sandbox_steps":[
+                {{"kind":"remove_tree","path":"{v}"}},
+                {{"kind":"remove_file","path":"{v}/file"}},
+                {{"kind":"remove_dir","path":"{v}/d"}},
+                {{"kind":"unmount","path":"{v}"}},
+                {{"kind":"kill_process","name":"init","pid":1,"start_time":1}}]}}"#,
+            v = victim.display()
+        );
+        std::fs::write(SandboxState::path(&state_dir), json).expect("write");
+        let failures = cleanup_from_state(&layout).await.expect("cleanup");
+        assert_eq!(failures.len(), 5, "{failures:?}");
+        assert!(
+            failures.iter().all(|f| f.contains("refused")),
+            "{failures:?}"
+        );
+        assert!(victim.join("file").exists() && victim.join("d").exists());
+        assert!(
+            state_dir.exists(),
+            "the state is kept when steps were refused"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_state_file_of_another_sandbox_is_not_run() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let layout = layout_in(dir.path());
+        let made = layout.vm_dir();
+        std::fs::create_dir_all(&made).expect("mkdir");
+        SandboxState {
+            sandbox_id: "other".into(),
+            sandbox_steps: vec![CleanupStep::RemoveDir { path: made.clone() }],
+            ..Default::default()
+        }
+        .save(&layout.state_dir())
+        .expect("save");
+        let err = cleanup_from_state(&layout).await.expect_err("mismatch");
+        assert!(err.to_string().contains("state file"), "{err}");
+        assert!(made.exists());
     }
 }

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::host::cleanup::CleanupStep;
 use crate::host::layout::GUEST_SHARED_DIR;
 use crate::host::layout::{guest_shared, Layout, GUEST_EPHEMERAL_DIR, GUEST_SANDBOX_SHM};
-use crate::host::mount;
+use crate::host::{mount, readonly};
 
 /// What to do on the host for one OCI mount.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,7 +155,14 @@ pub fn apply(
                     });
                 }
                 mount::bind(&source, &target, readonly)?;
-                steps.push(CleanupStep::Unmount { path: target });
+                steps.push(CleanupStep::Unmount {
+                    path: target.clone(),
+                });
+                if readonly {
+                    // Defence in depth: every copy the guest can reach must be read-only.
+                    let what = format!("read-only volume {}", m.destination.display());
+                    readonly::verify(layout, &target, &what)?;
+                }
                 out.mounts.push(guest_mount(
                     m,
                     guest_shared(&name),

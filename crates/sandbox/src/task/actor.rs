@@ -1,17 +1,21 @@
 //! The sandbox task: its state, its loop and the dispatch of commands.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::{JoinHandle, JoinSet};
 
 use super::process::{Container, Process};
-use super::{Command, SandboxOptions};
+use super::{Command, Deleted, Reply, SandboxOptions};
 use crate::agent::Agent;
 use crate::error::{Error, Result};
+use crate::host::cleanup::CleanupStep;
 use crate::host::layout::Layout;
 use crate::host::state::SandboxState;
-use crate::types::{Event, ExitStatus, ProcessInfo, ProcessRef, VM_DIED_EXIT_CODE};
+use crate::types::{
+    CreateContainer, Event, ExitStatus, ProcessInfo, ProcessRef, VM_DIED_EXIT_CODE,
+};
 use crate::vm::{VmControl, VmLauncher};
 
 /// Messages the task's helpers (process watchers, VM watcher) send back to it.
@@ -19,6 +23,77 @@ pub(crate) enum Internal {
     Exited { process: ProcessRef, code: u32 },
     Oom { container_id: String },
     VmExited,
+}
+
+/// The end of an agent call that ran off the loop: what the loop still has to apply before it
+/// replies.
+pub(crate) enum Done {
+    /// The call's task replied itself; nothing to apply.
+    Replied,
+    Created {
+        req: CreateContainer,
+        steps: Vec<CleanupStep>,
+        result: Result<()>,
+        reply: Reply<u32>,
+    },
+    Started {
+        process: ProcessRef,
+        result: Result<()>,
+        reply: Reply<u32>,
+    },
+    Removed {
+        process: ProcessRef,
+        pid: u32,
+        exit: Option<ExitStatus>,
+        reply: Reply<Deleted>,
+    },
+    Paused {
+        container_id: String,
+        result: Result<()>,
+        reply: Reply<()>,
+    },
+    Resumed {
+        container_id: String,
+        result: Result<()>,
+        reply: Reply<()>,
+    },
+}
+
+impl Done {
+    /// The process whose queued commands may go once this is applied.
+    fn key(&self) -> Option<ProcessRef> {
+        match self {
+            Done::Replied => None,
+            Done::Created { req, .. } => Some(ProcessRef::new(req.id.clone(), None)),
+            Done::Started { process, .. } | Done::Removed { process, .. } => Some(process.clone()),
+            Done::Paused { container_id, .. } | Done::Resumed { container_id, .. } => {
+                Some(ProcessRef::new(container_id.clone(), None))
+            }
+        }
+    }
+}
+
+/// The process a command changes through the agent, if any: such commands run one at a time
+/// per process, in order.
+fn key_of(cmd: &Command) -> Option<ProcessRef> {
+    match cmd {
+        Command::Create(req, _) => Some(ProcessRef::new(req.id.clone(), None)),
+        Command::Start(p, _) | Command::Delete(p, _) => Some(p.clone()),
+        Command::Pause(id, _) | Command::Resume(id, _) => Some(ProcessRef::new(id.clone(), None)),
+        _ => None,
+    }
+}
+
+/// What the loop takes next.
+enum Next {
+    Internal(Internal),
+    Done(std::result::Result<Done, tokio::task::JoinError>),
+    Command(Option<Command>),
+}
+
+/// Sends a reply; the caller may have gone away.
+pub(crate) fn reply<T>(to: Reply<T>, result: Result<T>) {
+    let _ = to.send(result);
 }
 
 pub(crate) struct SandboxTask {
@@ -34,6 +109,14 @@ pub(crate) struct SandboxTask {
     pub torn_down: bool,
     pub containers: BTreeMap<String, Container>,
     pub state: SandboxState,
+    /// Agent calls in flight, each ending in a [`Done`].
+    pub inflight: JoinSet<Done>,
+    /// Processes with a call in flight, and the commands on them that wait for it.
+    pub waiting: HashMap<ProcessRef, VecDeque<Command>>,
+    /// Commands released by a finished call, taken before new ones.
+    ready: VecDeque<Command>,
+    /// The OOM event watcher, stopped with the VM.
+    pub oom_watch: Option<JoinHandle<()>>,
 }
 
 impl SandboxTask {
@@ -61,6 +144,10 @@ impl SandboxTask {
             torn_down: false,
             containers: BTreeMap::new(),
             state,
+            inflight: JoinSet::new(),
+            waiting: HashMap::new(),
+            ready: VecDeque::new(),
+            oom_watch: None,
         }
     }
 
@@ -69,68 +156,120 @@ impl SandboxTask {
             return;
         };
         loop {
-            tokio::select! {
+            if let Some(cmd) = self.ready.pop_front() {
+                self.dispatch(cmd).await;
+                continue;
+            }
+            let busy = !self.inflight.is_empty();
+            let next = tokio::select! {
                 biased;
-                Some(msg) = internal.recv() => self.on_internal(msg),
-                cmd = commands.recv() => match cmd {
-                    Some(cmd) => self.dispatch(cmd).await,
-                    None => break,
-                },
+                Some(msg) = internal.recv() => Next::Internal(msg),
+                Some(done) = self.inflight.join_next(), if busy => Next::Done(done),
+                cmd = commands.recv() => Next::Command(cmd),
+            };
+            match next {
+                Next::Internal(msg) => self.on_internal(msg),
+                Next::Done(Ok(done)) => self.complete(done).await,
+                Next::Done(Err(e)) => {
+                    if !e.is_cancelled() {
+                        tracing::error!(error = %e, "an agent call task failed");
+                    }
+                }
+                Next::Command(Some(cmd)) => self.dispatch(cmd).await,
+                Next::Command(None) => break,
             }
         }
         self.teardown().await;
     }
 
     async fn dispatch(&mut self, cmd: Command) {
+        if let Some(key) = key_of(&cmd) {
+            if let Some(queue) = self.waiting.get_mut(&key) {
+                queue.push_back(cmd);
+                return;
+            }
+        }
         match cmd {
-            Command::Boot(req, r) => {
-                let _ = r.send(self.boot(req).await);
+            Command::Boot(req, r) => reply(r, self.boot(req).await),
+            Command::Create(req, r) => self.create(req, r),
+            Command::Start(p, r) => self.start(p, r),
+            Command::Exec(req, r) => reply(r, self.add_exec(*req)),
+            Command::Delete(p, r) => self.delete(p, r).await,
+            Command::State(p, r) => reply(r, self.process_info(&p)),
+            Command::Wait(p, r) => reply(r, self.wait(&p)),
+            Command::Kill(p, sig, r) => self.kill(p, sig, r),
+            Command::ResizePty(p, rows, cols, r) => self.resize_pty(p, rows, cols, r),
+            Command::CloseIo(p, r) => self.close_io(p, r),
+            Command::Pause(id, r) => self.pause(id, r),
+            Command::Resume(id, r) => self.resume(id, r),
+            Command::Stats(id, r) => self.stats(id, r),
+            Command::Update(id, res, r) => self.update(id, *res, r),
+            Command::Pids(id, r) => reply(r, self.pids(&id)),
+            Command::Shutdown(r) => reply(r, self.shutdown().await),
+        }
+    }
+
+    /// Runs `call` off the loop; commands on `key` wait until its [`Done`] is applied.
+    pub(crate) fn spawn_call<F>(&mut self, key: Option<ProcessRef>, call: F)
+    where
+        F: std::future::Future<Output = Done> + Send + 'static,
+    {
+        if let Some(key) = key {
+            self.waiting.entry(key).or_default();
+        }
+        self.inflight.spawn(call);
+    }
+
+    /// Applies a finished call, replies, and releases the commands that waited for it.
+    async fn complete(&mut self, done: Done) {
+        let key = done.key();
+        match done {
+            Done::Replied => {}
+            Done::Created {
+                req,
+                steps,
+                result,
+                reply: r,
+            } => {
+                let result = self.finish_create(req, steps, result).await;
+                reply(r, result);
             }
-            Command::Create(req, r) => {
-                let _ = r.send(self.create(req).await);
+            Done::Started {
+                process,
+                result,
+                reply: r,
+            } => reply(r, self.finish_start(&process, result)),
+            Done::Removed {
+                process,
+                pid,
+                exit,
+                reply: r,
+            } => {
+                self.finish_delete(&process.container_id, pid, exit).await;
+                reply(r, Ok(Deleted { pid, exit }));
             }
-            Command::Start(p, r) => {
-                let _ = r.send(self.start(p).await);
-            }
-            Command::Exec(req, r) => {
-                let _ = r.send(self.add_exec(*req));
-            }
-            Command::Delete(p, r) => {
-                let _ = r.send(self.delete(p).await);
-            }
-            Command::State(p, r) => {
-                let _ = r.send(self.process_info(&p));
-            }
-            Command::Wait(p, r) => {
-                let _ = r.send(self.wait(&p));
-            }
-            Command::Kill(p, sig, r) => {
-                let _ = r.send(self.kill(p, sig).await);
-            }
-            Command::ResizePty(p, rows, cols, r) => {
-                let _ = r.send(self.resize_pty(p, rows, cols).await);
-            }
-            Command::CloseIo(p, r) => {
-                let _ = r.send(self.close_io(p).await);
-            }
-            Command::Pause(id, r) => {
-                let _ = r.send(self.pause(id).await);
-            }
-            Command::Resume(id, r) => {
-                let _ = r.send(self.resume(id).await);
-            }
-            Command::Stats(id, r) => {
-                let _ = r.send(self.stats(id).await);
-            }
-            Command::Update(id, res, r) => {
-                let _ = r.send(self.update(id, *res).await);
-            }
-            Command::Pids(id, r) => {
-                let _ = r.send(self.pids(&id));
-            }
-            Command::Shutdown(r) => {
-                let _ = r.send(self.shutdown().await);
-            }
+            Done::Paused {
+                container_id,
+                result,
+                reply: r,
+            } => reply(r, self.finish_pause(container_id, result)),
+            Done::Resumed {
+                container_id,
+                result,
+                reply: r,
+            } => reply(r, self.finish_resume(container_id, result)),
+        }
+        if let Some(queue) = key.and_then(|k| self.waiting.remove(&k)) {
+            self.ready.extend(queue);
+        }
+    }
+
+    /// Drops every call in flight (their callers see the sandbox gone) and lets the commands
+    /// that waited for them run.
+    pub(crate) fn abandon_calls(&mut self) {
+        self.inflight.abort_all();
+        for (_, queue) in self.waiting.drain() {
+            self.ready.extend(queue);
         }
     }
 
@@ -148,6 +287,9 @@ impl SandboxTask {
                 }
                 tracing::error!(sandbox = %self.layout.sandbox_id, "the vm exited unexpectedly");
                 self.vm_dead = true;
+                if let Some(watch) = self.oom_watch.take() {
+                    watch.abort();
+                }
                 let mut running = Vec::new();
                 for (cid, c) in &self.containers {
                     running.push(ProcessRef::new(cid.clone(), None));
@@ -194,6 +336,11 @@ impl SandboxTask {
     }
 
     pub fn persist(&self) {
+        // After teardown the state directory is gone; only a teardown that left steps behind
+        // keeps it (for `shim delete`). A later container delete must not bring it back.
+        if self.torn_down && self.state.all_steps().is_empty() {
+            return;
+        }
         if let Err(e) = self.state.save(&self.layout.state_dir()) {
             tracing::warn!(error = %e, "cannot persist the sandbox state");
         }

@@ -3,8 +3,10 @@
 use std::sync::Arc;
 
 use super::actor::{Internal, SandboxTask};
+use super::deadline::with_deadline;
+use super::oom::{spawn_oom_watch, OomLimits};
 use super::BootRequest;
-use crate::agent::{Agent, SandboxRequest, Storage};
+use crate::agent::{SandboxRequest, Storage};
 use crate::error::{Error, Result};
 use crate::host::cleanup::{run_steps, CleanupStep};
 use crate::host::layout::{GUEST_SHARED_DIR, SHARED_FS_TAG};
@@ -30,7 +32,12 @@ impl SandboxTask {
         if self.torn_down {
             return Err(Error::SandboxGone);
         }
-        self.persist();
+        // The state is what lets `shim delete` clean up after a killed shim: with no room for
+        // it (a full /run), take nothing and say why.
+        if let Err(e) = self.state.save(&self.layout.state_dir()) {
+            let _ = std::fs::remove_dir_all(self.layout.state_dir());
+            return Err(e);
+        }
         let mut steps = Vec::new();
         let result = self.boot_steps(req, &mut steps).await;
         if let Err(e) = &result {
@@ -96,28 +103,18 @@ impl SandboxTask {
             guest_hook_path: self.options.guest_hook_path.clone(),
             kernel_modules: self.options.kernel_modules.clone(),
         };
-        launched
-            .agent
-            .create_sandbox(request)
-            .await
-            .map_err(Error::agent("CreateSandbox"))?;
+        let after = self.options.timeouts.request;
+        let sandbox_id = self.layout.sandbox_id.clone();
+        let call = launched.agent.create_sandbox(request);
+        with_deadline("CreateSandbox", &sandbox_id, after, call).await?;
 
         let tx = self.internal.clone();
         tokio::spawn(async move {
             vm.exited().await;
             let _ = tx.send(Internal::VmExited);
         });
-        spawn_oom_watch(launched.agent, self.internal.clone());
+        let watch = spawn_oom_watch(launched.agent, self.internal.clone(), OomLimits::default());
+        self.oom_watch = Some(watch);
         Ok(self.pid())
     }
-}
-
-fn spawn_oom_watch(agent: Arc<dyn Agent>, tx: tokio::sync::mpsc::UnboundedSender<Internal>) {
-    tokio::spawn(async move {
-        while let Ok(container_id) = agent.get_oom_event().await {
-            if tx.send(Internal::Oom { container_id }).is_err() {
-                break;
-            }
-        }
-    });
 }

@@ -1,19 +1,72 @@
 //! Create: rootfs and volumes on the host, the guest spec, `CreateContainer`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use super::actor::SandboxTask;
+use super::actor::{reply, Done, SandboxTask};
+use super::deadline::with_deadline;
 use super::process::{Container, Process};
-use crate::agent::ContainerRequest;
+use super::Reply;
+use crate::agent::{Agent, ContainerRequest};
 use crate::error::{Error, Result};
 use crate::guest_spec::guest_spec;
 use crate::host::cleanup::{run_steps, CleanupStep};
 use crate::host::layout::is_safe_id;
 use crate::host::{rootfs, volumes};
-use crate::types::{CreateContainer, Event};
+use crate::types::{CreateContainer, Event, ProcessRef};
 
 impl SandboxTask {
-    pub(crate) async fn create(&mut self, req: CreateContainer) -> Result<u32> {
+    /// Checks and mounts on the host, then sends `CreateContainer` off the loop (deadline:
+    /// [`super::AgentTimeouts::create_container`]); [`Self::finish_create`] ends it.
+    pub(crate) fn create(&mut self, req: CreateContainer, r: Reply<u32>) {
+        let agent = match self.check_create(&req) {
+            Ok(agent) => agent,
+            Err(e) => return reply(r, Err(e)),
+        };
+        let spec = match kata_oci::load_spec(&req.bundle) {
+            Ok(spec) => spec,
+            Err(e) => return reply(r, Err(Error::Spec(e))),
+        };
+
+        let mut steps = Vec::new();
+        let prepared = self.prepare(&req, &spec, &mut steps);
+        self.state.containers.insert(req.id.clone(), steps.clone());
+        self.persist();
+        let after = self.options.timeouts.create_container;
+        let key = ProcessRef::new(req.id.clone(), None);
+        self.spawn_call(Some(key), async move {
+            let result = match prepared {
+                Ok(request) => {
+                    let call = agent.create_container(request);
+                    with_deadline("CreateContainer", &req.id, after, call).await
+                }
+                Err(e) => Err(e),
+            };
+            Done::Created {
+                req,
+                steps,
+                result,
+                reply: r,
+            }
+        });
+    }
+
+    /// A guest that missed the deadline may still create the container: ask it to drop it
+    /// (best effort, off the loop, quick deadline).
+    fn forget_in_guest(&mut self, id: &str) {
+        let Ok(agent) = self.agent() else { return };
+        let id = id.to_owned();
+        let after = self.options.timeouts.quick;
+        self.spawn_call(None, async move {
+            let call = agent.remove_container(&id, 0);
+            if let Err(e) = with_deadline("RemoveContainer", &id, after, call).await {
+                tracing::debug!(container = %id, error = %e, "cannot remove a late container");
+            }
+            Done::Replied
+        });
+    }
+
+    fn check_create(&self, req: &CreateContainer) -> Result<Arc<dyn Agent>> {
         if !is_safe_id(&req.id) {
             return Err(Error::InvalidArgument {
                 what: "container id".into(),
@@ -21,27 +74,27 @@ impl SandboxTask {
             });
         }
         if self.containers.contains_key(&req.id) {
-            return Err(Error::ContainerExists(req.id));
+            return Err(Error::ContainerExists(req.id.clone()));
         }
-        let agent = self.agent()?;
-        let spec = kata_oci::load_spec(&req.bundle).map_err(Error::Spec)?;
+        self.agent()
+    }
 
-        let mut steps = Vec::new();
-        let prepared = self.prepare(&req, &spec, &mut steps);
-        self.state.containers.insert(req.id.clone(), steps.clone());
-        self.persist();
-        let result = match prepared {
-            Ok(request) => agent
-                .create_container(request)
-                .await
-                .map_err(Error::agent("CreateContainer")),
-            Err(e) => Err(e),
-        };
+    /// Records the created container and emits `Created`; on failure (or a VM gone meanwhile)
+    /// undoes the host steps.
+    pub(crate) async fn finish_create(
+        &mut self,
+        req: CreateContainer,
+        steps: Vec<CleanupStep>,
+        result: Result<()>,
+    ) -> Result<u32> {
+        let result = result.and_then(|()| self.agent().map(|_| ()));
         if let Err(e) = result {
+            if matches!(e, Error::AgentDeadline { .. }) {
+                self.forget_in_guest(&req.id);
+            }
             self.release_container_steps(&req.id, &steps).await;
             return Err(e);
         }
-
         self.containers.insert(
             req.id.clone(),
             Container {
@@ -76,7 +129,14 @@ impl SandboxTask {
         } else {
             req.bundle.join(root)
         };
-        rootfs::mount_rootfs(&self.layout, &req.id, &req.rootfs, &bundle_rootfs, steps)?;
+        rootfs::mount_rootfs(
+            &self.layout,
+            &req.id,
+            &req.rootfs,
+            &bundle_rootfs,
+            spec,
+            steps,
+        )?;
         let classified = kata_oci::classify_mounts(spec);
         let guest = volumes::apply(&self.layout, &req.id, &classified, steps)?;
         Ok(ContainerRequest {

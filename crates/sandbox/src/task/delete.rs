@@ -1,15 +1,55 @@
 //! Delete: forget an exec, or remove a container (guest, then host mounts); deleting the
 //! sandbox's own container tears the sandbox down.
 
-use super::actor::SandboxTask;
-use super::Deleted;
+use std::time::Duration;
+
+use super::actor::{reply, Done, SandboxTask};
+use super::deadline::with_deadline;
+use super::{Deleted, Reply};
 use crate::error::{Error, ErrorKind, Result};
-use crate::types::{Event, ProcessRef, ProcessState};
+use crate::types::{Event, ExitStatus, ProcessRef, ProcessState};
 
 impl SandboxTask {
-    pub(crate) async fn delete(&mut self, p: ProcessRef) -> Result<Deleted> {
+    /// Forgets an exec at once; for a container, sends `RemoveContainer` off the loop (deadline:
+    /// the request deadline plus the removal timeout), then [`Self::finish_delete`] unmounts.
+    pub(crate) async fn delete(&mut self, p: ProcessRef, r: Reply<Deleted>) {
         let pid = self.pid();
-        let proc_ = self.process(&p)?;
+        let exit = match self.check_delete(&p) {
+            Ok(exit) => exit,
+            Err(e) => return reply(r, Err(e)),
+        };
+        if let Some(eid) = &p.exec_id {
+            if let Some(c) = self.containers.get_mut(&p.container_id) {
+                c.execs.remove(eid);
+            }
+            return reply(r, Ok(Deleted { pid, exit }));
+        }
+        let Ok(agent) = self.agent() else {
+            self.finish_delete(&p.container_id, pid, exit).await;
+            return reply(r, Ok(Deleted { pid, exit }));
+        };
+        let timeout = self.options.remove_timeout_secs;
+        let after = self.options.timeouts.request + Duration::from_secs(u64::from(timeout));
+        self.spawn_call(Some(p.clone()), async move {
+            let cid = &p.container_id;
+            let call = agent.remove_container(cid, timeout);
+            if let Err(e) = with_deadline("RemoveContainer", cid, after, call).await {
+                if e.kind() != ErrorKind::NotFound {
+                    tracing::warn!(container = %cid, error = %e, "RemoveContainer failed");
+                }
+            }
+            Done::Removed {
+                process: p,
+                pid,
+                exit,
+                reply: r,
+            }
+        });
+    }
+
+    /// The exit of a process that may be deleted.
+    fn check_delete(&self, p: &ProcessRef) -> Result<Option<ExitStatus>> {
+        let proc_ = self.process(p)?;
         let alive = matches!(proc_.state, ProcessState::Running | ProcessState::Paused);
         if alive && !self.vm_dead {
             return Err(Error::BadState {
@@ -18,26 +58,14 @@ impl SandboxTask {
                 action: "delete",
             });
         }
-        let exit = proc_.exit;
-        if let Some(eid) = &p.exec_id {
-            if let Some(c) = self.containers.get_mut(&p.container_id) {
-                c.execs.remove(eid);
-            }
-            return Ok(Deleted { pid, exit });
-        }
+        Ok(proc_.exit)
+    }
 
-        let cid = p.container_id.clone();
-        if let Ok(agent) = self.agent() {
-            let timeout = self.options.remove_timeout_secs;
-            if let Err(e) = agent.remove_container(&cid, timeout).await {
-                if e.kind != ErrorKind::NotFound {
-                    tracing::warn!(container = %cid, error = %e, "RemoveContainer failed");
-                }
-            }
-        }
-        let steps = self.state.containers.get(&cid).cloned().unwrap_or_default();
-        self.release_container_steps(&cid, &steps).await;
-        if let Some(mut c) = self.containers.remove(&cid) {
+    /// Host side of a container's removal; the sandbox's own container tears the sandbox down.
+    pub(crate) async fn finish_delete(&mut self, cid: &str, pid: u32, exit: Option<ExitStatus>) {
+        let steps = self.state.containers.get(cid).cloned().unwrap_or_default();
+        self.release_container_steps(cid, &steps).await;
+        if let Some(mut c) = self.containers.remove(cid) {
             // Nobody waits on a deleted process forever.
             for (_, mut e) in std::mem::take(&mut c.execs) {
                 e.waiters.clear();
@@ -47,10 +75,9 @@ impl SandboxTask {
             self.teardown().await;
         }
         self.emit(Event::Deleted {
-            container_id: cid,
+            container_id: cid.to_owned(),
             pid,
             status: exit,
         });
-        Ok(Deleted { pid, exit })
     }
 }

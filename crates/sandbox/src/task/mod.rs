@@ -1,13 +1,21 @@
 //! The sandbox task: one tokio task owns a sandbox's state and takes [`Command`]s from
 //! [`SandboxHandle`]s over a channel.
+//!
+//! The task never awaits the guest inline: agent calls run as spawned tasks with a deadline
+//! ([`AgentTimeouts`]) and hand their result back to the loop, so `State`, `Pids`, `Wait` and
+//! `Kill` are answered while another call waits on the guest. Commands that change one process
+//! (`Create`, `Start`, `Delete`, `Pause`, `Resume`) wait for the call in flight on that same
+//! process, in the order they came.
 
 mod actor;
 mod boot;
 mod create;
+mod deadline;
 mod delete;
 mod exec;
 mod io;
 mod kill;
+mod oom;
 mod ops;
 mod process;
 mod start;
@@ -27,6 +35,8 @@ use crate::types::{
 };
 use crate::vm::VmLauncher;
 
+pub use deadline::AgentTimeouts;
+
 /// Sandbox-wide knobs (taken from the configuration by the caller).
 #[derive(Debug, Clone)]
 pub struct SandboxOptions {
@@ -35,6 +45,8 @@ pub struct SandboxOptions {
     pub sandbox_pidns: bool,
     /// Seconds the agent gets to remove a container.
     pub remove_timeout_secs: u32,
+    /// Deadlines of the agent calls.
+    pub timeouts: AgentTimeouts,
 }
 
 impl Default for SandboxOptions {
@@ -44,6 +56,7 @@ impl Default for SandboxOptions {
             kernel_modules: Vec::new(),
             sandbox_pidns: false,
             remove_timeout_secs: 10,
+            timeouts: AgentTimeouts::default(),
         }
     }
 }

@@ -2,41 +2,84 @@
 
 use oci_spec::runtime::LinuxResources;
 
-use super::actor::SandboxTask;
-use crate::error::{Error, Result};
+use std::sync::Arc;
+
+use super::actor::{reply, Done, SandboxTask};
+use super::deadline::with_deadline;
+use super::Reply;
+use crate::agent::Agent;
+use crate::error::Result;
 use crate::types::{ContainerStats, Event, ProcessRef, ProcessState};
 
 impl SandboxTask {
-    pub(crate) async fn resize_pty(&mut self, p: ProcessRef, rows: u32, cols: u32) -> Result<()> {
-        let proc_ = self.process(&p)?;
-        if proc_.state != ProcessState::Running {
-            return Ok(());
-        }
-        self.agent()?
-            .tty_win_resize(&p.container_id, &Self::agent_exec_id(&p), rows, cols)
-            .await
-            .map_err(Error::agent("TtyWinResize"))
+    pub(crate) fn resize_pty(&mut self, p: ProcessRef, rows: u32, cols: u32, r: Reply<()>) {
+        let agent = match self.process(&p).map(|proc_| proc_.state) {
+            Ok(ProcessState::Running) => match self.agent() {
+                Ok(agent) => agent,
+                Err(e) => return reply(r, Err(e)),
+            },
+            Ok(_) => return reply(r, Ok(())),
+            Err(e) => return reply(r, Err(e)),
+        };
+        let after = self.options.timeouts.quick;
+        let eid = Self::agent_exec_id(&p);
+        self.spawn_call(None, async move {
+            let cid = &p.container_id;
+            let call = agent.tty_win_resize(cid, &eid, rows, cols);
+            reply(r, with_deadline("TtyWinResize", cid, after, call).await);
+            Done::Replied
+        });
     }
 
-    pub(crate) async fn close_io(&mut self, p: ProcessRef) -> Result<()> {
-        let proc_ = self.process(&p)?;
-        // A stdin pump closes the guest's stdin itself once it read the FIFO's end.
-        if proc_.has_stdin_pump || proc_.state != ProcessState::Running {
-            return Ok(());
-        }
-        self.agent()?
-            .close_stdin(&p.container_id, &Self::agent_exec_id(&p))
-            .await
-            .map_err(Error::agent("CloseStdin"))
+    pub(crate) fn close_io(&mut self, p: ProcessRef, r: Reply<()>) {
+        let agent = match self.process(&p) {
+            // A stdin pump closes the guest's stdin itself once it read the FIFO's end.
+            Ok(proc_) if proc_.has_stdin_pump || proc_.state != ProcessState::Running => {
+                return reply(r, Ok(()))
+            }
+            Ok(_) => match self.agent() {
+                Ok(agent) => agent,
+                Err(e) => return reply(r, Err(e)),
+            },
+            Err(e) => return reply(r, Err(e)),
+        };
+        let after = self.options.timeouts.quick;
+        let eid = Self::agent_exec_id(&p);
+        self.spawn_call(None, async move {
+            let cid = &p.container_id;
+            let call = agent.close_stdin(cid, &eid);
+            reply(r, with_deadline("CloseStdin", cid, after, call).await);
+            Done::Replied
+        });
     }
 
-    pub(crate) async fn pause(&mut self, id: String) -> Result<()> {
+    /// The agent, if the container exists and the VM runs.
+    fn agent_for(&self, id: &str) -> Result<Arc<dyn Agent>> {
         let agent = self.agent()?;
-        self.container(&id)?;
-        agent
-            .pause_container(&id)
-            .await
-            .map_err(Error::agent("PauseContainer"))?;
+        self.container(id)?;
+        Ok(agent)
+    }
+
+    pub(crate) fn pause(&mut self, id: String, r: Reply<()>) {
+        let agent = match self.agent_for(&id) {
+            Ok(agent) => agent,
+            Err(e) => return reply(r, Err(e)),
+        };
+        let after = self.options.timeouts.request;
+        let key = ProcessRef::new(id.clone(), None);
+        self.spawn_call(Some(key), async move {
+            let call = agent.pause_container(&id);
+            let result = with_deadline("PauseContainer", &id, after, call).await;
+            Done::Paused {
+                container_id: id,
+                result,
+                reply: r,
+            }
+        });
+    }
+
+    pub(crate) fn finish_pause(&mut self, id: String, result: Result<()>) -> Result<()> {
+        result?;
         if let Some(c) = self.containers.get_mut(&id) {
             if c.init.state == ProcessState::Running {
                 c.init.state = ProcessState::Paused;
@@ -46,13 +89,26 @@ impl SandboxTask {
         Ok(())
     }
 
-    pub(crate) async fn resume(&mut self, id: String) -> Result<()> {
-        let agent = self.agent()?;
-        self.container(&id)?;
-        agent
-            .resume_container(&id)
-            .await
-            .map_err(Error::agent("ResumeContainer"))?;
+    pub(crate) fn resume(&mut self, id: String, r: Reply<()>) {
+        let agent = match self.agent_for(&id) {
+            Ok(agent) => agent,
+            Err(e) => return reply(r, Err(e)),
+        };
+        let after = self.options.timeouts.request;
+        let key = ProcessRef::new(id.clone(), None);
+        self.spawn_call(Some(key), async move {
+            let call = agent.resume_container(&id);
+            let result = with_deadline("ResumeContainer", &id, after, call).await;
+            Done::Resumed {
+                container_id: id,
+                result,
+                reply: r,
+            }
+        });
+    }
+
+    pub(crate) fn finish_resume(&mut self, id: String, result: Result<()>) -> Result<()> {
+        result?;
         if let Some(c) = self.containers.get_mut(&id) {
             if c.init.state == ProcessState::Paused {
                 c.init.state = ProcessState::Running;
@@ -62,27 +118,36 @@ impl SandboxTask {
         Ok(())
     }
 
-    pub(crate) async fn stats(&mut self, id: String) -> Result<ContainerStats> {
-        let agent = self.agent()?;
-        self.container(&id)?;
-        agent
-            .stats_container(&id)
-            .await
-            .map_err(Error::agent("StatsContainer"))
+    pub(crate) fn stats(&mut self, id: String, r: Reply<ContainerStats>) {
+        let agent = match self.agent_for(&id) {
+            Ok(agent) => agent,
+            Err(e) => return reply(r, Err(e)),
+        };
+        let after = self.options.timeouts.quick;
+        self.spawn_call(None, async move {
+            let call = agent.stats_container(&id);
+            reply(r, with_deadline("StatsContainer", &id, after, call).await);
+            Done::Replied
+        });
     }
 
-    pub(crate) async fn update(&mut self, id: String, resources: LinuxResources) -> Result<()> {
-        let agent = self.agent()?;
-        self.container(&id)?;
+    pub(crate) fn update(&mut self, id: String, resources: LinuxResources, r: Reply<()>) {
+        let agent = match self.agent_for(&id) {
+            Ok(agent) => agent,
+            Err(e) => return reply(r, Err(e)),
+        };
+        let after = self.options.timeouts.request;
         // TODO(hotplug): grow the VM (vCPU/memory hotplug + OnlineCPUMem) before the guest update.
-        agent
-            .update_container(&id, resources)
-            .await
-            .map_err(Error::agent("UpdateContainer"))
+        self.spawn_call(None, async move {
+            let call = agent.update_container(&id, resources);
+            reply(r, with_deadline("UpdateContainer", &id, after, call).await);
+            Done::Replied
+        });
     }
 
     pub(crate) async fn shutdown(&mut self) -> Result<bool> {
-        if !self.containers.is_empty() {
+        // A container being created counts too.
+        if !self.containers.is_empty() || !self.waiting.is_empty() {
             return Ok(false);
         }
         self.teardown().await;

@@ -1,14 +1,37 @@
 //! Start: `StartContainer` for an init, `ExecProcess` for an exec; then the stream pumps.
 
-use super::actor::SandboxTask;
+use std::future::Future;
+use std::pin::Pin;
+
+use super::actor::{reply, Done, SandboxTask};
+use super::deadline::with_deadline;
 use super::io::spawn_process_io;
+use super::Reply;
 use crate::error::{Error, Result};
 use crate::types::{Event, ProcessRef, ProcessState};
 
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
 impl SandboxTask {
-    pub(crate) async fn start(&mut self, p: ProcessRef) -> Result<u32> {
+    /// Sends `StartContainer` (an init) or `ExecProcess` (an exec) off the loop;
+    /// [`Self::finish_start`] ends it.
+    pub(crate) fn start(&mut self, p: ProcessRef, r: Reply<u32>) {
+        let call = match self.start_call(&p) {
+            Ok(call) => call,
+            Err(e) => return reply(r, Err(e)),
+        };
+        self.spawn_call(Some(p.clone()), async move {
+            Done::Started {
+                process: p,
+                result: call.await,
+                reply: r,
+            }
+        });
+    }
+
+    fn start_call(&self, p: &ProcessRef) -> Result<BoxFuture<Result<()>>> {
         let agent = self.agent()?;
-        let proc_ = self.process(&p)?;
+        let proc_ = self.process(p)?;
         if proc_.state != ProcessState::Created {
             return Err(Error::BadState {
                 id: p.id().to_owned(),
@@ -16,24 +39,38 @@ impl SandboxTask {
                 action: "start",
             });
         }
-        let io = proc_.io.clone();
-        let exec_id = Self::agent_exec_id(&p);
-        match &p.exec_id {
-            None => agent
-                .start_container(&p.container_id)
-                .await
-                .map_err(Error::agent("StartContainer"))?,
+        let after = self.options.timeouts.request;
+        let cid = p.container_id.clone();
+        Ok(match &p.exec_id {
+            None => Box::pin(async move {
+                let call = agent.start_container(&cid);
+                with_deadline("StartContainer", &cid, after, call).await
+            }),
             Some(eid) => {
                 let spec = proc_.spec.clone().ok_or_else(|| Error::InvalidArgument {
                     what: format!("exec {eid}"),
                     reason: "no process spec".into(),
                 })?;
-                agent
-                    .exec_process(&p.container_id, eid, spec)
-                    .await
-                    .map_err(Error::agent("ExecProcess"))?;
+                let eid = eid.clone();
+                Box::pin(async move {
+                    let call = agent.exec_process(&cid, &eid, spec);
+                    with_deadline("ExecProcess", &cid, after, call).await
+                })
             }
+        })
+    }
+
+    /// Emits `Started`/`ExecStarted` and starts the stream pumps and the exit watcher. A process
+    /// that ended meanwhile (the VM died) stays ended.
+    pub(crate) fn finish_start(&mut self, p: &ProcessRef, result: Result<()>) -> Result<u32> {
+        result?;
+        let agent = self.agent()?;
+        let proc_ = self.process(p)?;
+        if proc_.state != ProcessState::Created {
+            return Err(Error::ProcessFinished(p.id().to_owned()));
         }
+        let io = proc_.io.clone();
+        let exec_id = Self::agent_exec_id(p);
         let pid = self.pid();
         let event = match &p.exec_id {
             None => Event::Started {
@@ -48,7 +85,7 @@ impl SandboxTask {
         };
         self.emit(event);
         let has_stdin = spawn_process_io(agent, p.clone(), exec_id, &io, self.internal.clone());
-        let proc_ = self.process_mut(&p)?;
+        let proc_ = self.process_mut(p)?;
         proc_.state = ProcessState::Running;
         proc_.has_stdin_pump = has_stdin;
         proc_.spec = None;

@@ -14,6 +14,10 @@ impl SandboxTask {
         if self.torn_down {
             return;
         }
+        self.abandon_calls();
+        if let Some(watch) = self.oom_watch.take() {
+            watch.abort();
+        }
         if let Ok(agent) = self.agent() {
             match tokio::time::timeout(DESTROY_TIMEOUT, agent.destroy_sandbox()).await {
                 Ok(Err(e)) => tracing::warn!(error = %e, "DestroySandbox failed"),

@@ -17,6 +17,19 @@ use crate::host::layout::Roots;
 use crate::types::{ContainerStats, Event, ProcessIo, ProcessState, VM_DIED_EXIT_CODE};
 use crate::vm::{LaunchPlan, Launched, StepLog, VmControl, VmLauncher};
 
+mod hostile;
+
+/// How the fake agent answers `GetOOMEvent`.
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+enum OomMode {
+    #[default]
+    Unimplemented,
+    /// Fails at once, forever.
+    Failing,
+    /// Answers at once, forever, naming the sandbox's container.
+    Flood,
+}
+
 #[derive(Default)]
 struct FakeAgent {
     calls: Mutex<Vec<String>>,
@@ -24,6 +37,12 @@ struct FakeAgent {
     exit: Notify,
     exit_code: Mutex<Option<i32>>,
     created: Mutex<Vec<ContainerRequest>>,
+    /// `CreateContainer` never answers (a hostile or hung guest).
+    block_create: std::sync::atomic::AtomicBool,
+    /// `CreateContainer` answers after this many milliseconds.
+    create_delay_ms: std::sync::atomic::AtomicU64,
+    oom: Mutex<OomMode>,
+    oom_calls: std::sync::atomic::AtomicUsize,
 }
 
 impl FakeAgent {
@@ -51,6 +70,13 @@ impl Agent for FakeAgent {
     }
     async fn create_container(&self, req: ContainerRequest) -> AgentResult<()> {
         self.log(format!("CreateContainer {}", req.container_id));
+        if self.block_create.load(std::sync::atomic::Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+        let delay = self
+            .create_delay_ms
+            .load(std::sync::atomic::Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(delay)).await;
         self.created.lock().expect("lock").push(req);
         Ok(())
     }
@@ -115,7 +141,16 @@ impl Agent for FakeAgent {
         Ok(())
     }
     async fn get_oom_event(&self) -> AgentResult<String> {
-        Err(AgentError::new(ErrorKind::Unimplemented, "no oom events"))
+        self.oom_calls
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let mode = *self.oom.lock().expect("lock");
+        match mode {
+            OomMode::Unimplemented => {
+                Err(AgentError::new(ErrorKind::Unimplemented, "no oom events"))
+            }
+            OomMode::Failing => Err(AgentError::new(ErrorKind::Unavailable, "ttrpc: closed")),
+            OomMode::Flood => Ok("sb1".into()),
+        }
     }
 }
 
@@ -209,6 +244,10 @@ impl Drop for Rig {
 }
 
 fn rig(fail: bool) -> Option<Rig> {
+    rig_with(fail, SandboxOptions::default(), FakeAgent::default())
+}
+
+fn rig_with(fail: bool, options: SandboxOptions, agent: FakeAgent) -> Option<Rig> {
     if !nix::unistd::geteuid().is_root() {
         eprintln!("skipped: needs root (mounts)");
         return None;
@@ -223,7 +262,7 @@ fn rig(fail: bool) -> Option<Rig> {
             vm: root.join("vm"),
         },
     );
-    let agent = Arc::new(FakeAgent::default());
+    let agent = Arc::new(agent);
     let (dead, _) = watch::channel(false);
     let marker = root.join("daemon.marker");
     let launcher = Arc::new(FakeLauncher {
@@ -233,7 +272,7 @@ fn rig(fail: bool) -> Option<Rig> {
         marker: marker.clone(),
     });
     let (tx, events) = mpsc::unbounded_channel();
-    let handle = spawn_sandbox(layout.clone(), SandboxOptions::default(), launcher, tx);
+    let handle = spawn_sandbox(layout.clone(), options, launcher, tx);
     Some(Rig {
         _dir: dir,
         root,
@@ -526,6 +565,45 @@ async fn a_failed_boot_releases_what_it_took() {
     assert!(!r.marker.exists(), "launcher step undone");
     assert!(!r.layout.sandbox_dir().exists(), "shared dirs undone");
     assert!(!r.layout.state_dir().exists(), "no state left");
+}
+
+#[tokio::test]
+async fn no_room_for_the_state_fails_the_boot_before_anything_is_taken() {
+    let Some(r) = rig(false) else { return };
+    // A full file system under the state root: directories fit, file content does not.
+    let state_root = r.root.join("sbs");
+    std::fs::create_dir_all(&state_root).expect("mkdir");
+    nix::mount::mount(
+        Some("tmpfs"),
+        &state_root,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        Some("size=4k"),
+    )
+    .expect("mount tmpfs");
+    {
+        use std::io::Write;
+        let mut filler = std::fs::File::create(state_root.join("filler")).expect("filler");
+        while filler.write_all(&[0u8; 4096]).is_ok() {}
+    }
+    let err = r
+        .handle
+        .boot(BootRequest::default())
+        .await
+        .expect_err("no room for the state");
+    let text = format!(
+        "{err}: {}",
+        std::error::Error::source(&err)
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    );
+    assert!(
+        text.contains(&*r.layout.state_dir().to_string_lossy()) && text.contains("No space left"),
+        "{text}"
+    );
+    assert!(!r.marker.exists(), "the vm was launched without a state");
+    assert!(!r.layout.sandbox_dir().exists(), "shared dirs left");
+    assert!(!r.layout.state_dir().exists(), "state dir left");
 }
 
 #[tokio::test]

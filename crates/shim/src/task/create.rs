@@ -18,6 +18,8 @@ impl TaskService {
         if !r.checkpoint.is_empty() || !r.parent_checkpoint.is_empty() {
             return Err(crate::errors::unimplemented("restore from a checkpoint"));
         }
+        // The ids become host paths (`mounts/<cid>`, `/run/vc/sbs/<sid>`): containerd's rule first.
+        kata_oci::validate_id("container id", &r.id).map_err(|e| invalid(e.to_string()))?;
         let bundle = PathBuf::from(&r.bundle);
         let spec = kata_oci::load_spec(&bundle).map_err(|e| invalid(e.to_string()))?;
         let sandbox = SandboxRef::from_spec(&spec, &r.id).map_err(|e| invalid(e.to_string()))?;
@@ -52,7 +54,14 @@ impl TaskService {
                     hostname: spec.hostname().clone().unwrap_or_default(),
                     dns: Vec::new(),
                 };
-                handle.boot(boot).await.map_err(to_ttrpc)?;
+                let mut abandoned = AbandonedBoot {
+                    handle: Some(handle.clone()),
+                    exit: self.exit.clone(),
+                };
+                let booted = handle.boot(boot).await;
+                // Finished (either way): containerd got the answer and drives what follows.
+                abandoned.handle = None;
+                booted.map_err(to_ttrpc)?;
                 let _ = self.sandbox.set(handle);
                 self.sandbox()?
             }
@@ -77,5 +86,37 @@ impl TaskService {
             pid,
             ..Default::default()
         })
+    }
+}
+
+/// Armed while the first container's `Create` boots the VM. When containerd goes away in the
+/// middle (killed, restarted), the call is dropped unanswered and the restarted containerd
+/// never learns of this shim's task: once the sandbox task has finished the boot, it is torn
+/// down and the shim exits, so that containerd sees a dead shim (and runs `shim delete`)
+/// instead of an orphan staying forever.
+struct AbandonedBoot {
+    handle: Option<kata_sandbox::SandboxHandle>,
+    exit: std::sync::Arc<containerd_shim::asynchronous::ExitSignal>,
+}
+
+impl Drop for AbandonedBoot {
+    fn drop(&mut self) {
+        let Some(handle) = self.handle.take() else {
+            return;
+        };
+        tracing::warn!(
+            sandbox = handle.id(),
+            "create abandoned by containerd while booting: tearing down and exiting"
+        );
+        let exit = self.exit.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                // Queued behind the boot: answered once the sandbox is torn down.
+                let _ = handle.shutdown().await;
+                exit.signal();
+            });
+        } else {
+            exit.signal();
+        }
     }
 }

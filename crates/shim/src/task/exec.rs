@@ -11,6 +11,8 @@ use crate::errors::{invalid, to_ttrpc};
 
 impl TaskService {
     pub(super) async fn do_exec(&self, r: ExecProcessRequest) -> TtrpcResult<Empty> {
+        kata_oci::validate_id("container id", &r.id).map_err(|e| invalid(e.to_string()))?;
+        kata_oci::validate_id("exec id", &r.exec_id).map_err(|e| invalid(e.to_string()))?;
         let spec = r
             .spec
             .as_ref()

@@ -55,12 +55,19 @@ impl TaskService {
     }
 
     pub(super) async fn do_connect(&self, r: ConnectRequest) -> TtrpcResult<ConnectResponse> {
+        // A restarted containerd reloads its shims with Connect under a deadline of a few
+        // seconds: answer at once even while the sandbox task is busy booting the VM, or the
+        // shim is taken for dead and left running, orphaned.
         let task_pid = match self.sandbox.get() {
-            Some(h) => h
-                .state(ProcessRef::new(r.id, None))
-                .await
-                .map(|i| i.pid)
-                .unwrap_or_default(),
+            Some(h) => tokio::time::timeout(
+                std::time::Duration::from_millis(500),
+                h.state(ProcessRef::new(r.id, None)),
+            )
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .map(|i| i.pid)
+            .unwrap_or_default(),
             None => 0,
         };
         Ok(ConnectResponse {

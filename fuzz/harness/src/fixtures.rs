@@ -1,6 +1,6 @@
-//! Shared fixtures of the fuzz targets: a fake host (no file system access) and a baseline
-//! configuration whose annotation gates are wide open, so fuzzed annotations reach the value
-//! parsers instead of stopping at the allowlist.
+//! Shared fixtures of the targets: a fake host (no file system access), a baseline configuration
+//! whose annotation gates are wide open (so fuzzed annotations reach the value parsers instead of
+//! stopping at the allowlist), and the guest directories the agent resolves paths in.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -98,4 +98,48 @@ pub fn annotation_lines(text: &str) -> HashMap<String, String> {
             (key, value.to_owned())
         })
         .collect()
+}
+
+/// Directories the agent-side targets resolve untrusted paths in, each seeded with hostile
+/// symlinks so that the resolver is exercised (`etc -> /`, `data -> ../../../../etc`,
+/// `up -> ..`, `self -> self`).
+#[derive(Debug, Clone)]
+pub struct GuestDirs {
+    /// Plays the agent's run directory (`/run/kata-containers` in the guest).
+    pub run_root: std::path::PathBuf,
+    /// Plays a container's root file system.
+    pub rootfs: std::path::PathBuf,
+    /// Plays the cgroup v2 root (never written: only joined).
+    pub cgroup_root: std::path::PathBuf,
+}
+
+/// Where [`guest_dirs`] lives: one fixed directory per user under the temporary directory,
+/// created once and shared by every fuzz process (its content never changes).
+pub fn guest_dirs_base() -> std::path::PathBuf {
+    std::env::temp_dir().join("kata-fuzz-fixture")
+}
+
+/// The [`GuestDirs`], made on first use (creation errors only mean fewer symlinks to follow).
+pub fn guest_dirs() -> &'static GuestDirs {
+    static DIRS: OnceLock<GuestDirs> = OnceLock::new();
+    DIRS.get_or_init(|| {
+        let base = guest_dirs_base();
+        let dirs = GuestDirs {
+            run_root: base.join("run"),
+            rootfs: base.join("rootfs"),
+            cgroup_root: Path::new("/sys/fs/cgroup").to_path_buf(),
+        };
+        for dir in [&dirs.run_root, &dirs.rootfs] {
+            let _ = std::fs::create_dir_all(dir.join("sub"));
+            for (name, target) in [
+                ("etc", "/"),
+                ("data", "../../../../etc"),
+                ("up", ".."),
+                ("self", "self"),
+            ] {
+                let _ = std::os::unix::fs::symlink(target, dir.join(name));
+            }
+        }
+        dirs
+    })
 }
