@@ -82,7 +82,7 @@ fuzz:
 ## fuzz-ci: the short form `make test` ends with (skipped with a warning where nightly is missing)
 FUZZ_CI_SECONDS ?= 20
 fuzz-ci:
-	FUZZ_CI=1 FUZZ_SECONDS=$(FUZZ_CI_SECONDS) fuzz/run.sh
+	FUZZ_CI=1 FUZZ_PROFILE=dev FUZZ_SECONDS=$(FUZZ_CI_SECONDS) fuzz/run.sh
 
 clean:
 	$(CARGO) clean

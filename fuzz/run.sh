@@ -3,8 +3,9 @@
 #
 #   fuzz/run.sh                          # every target, FUZZ_SECONDS (default 60) each
 #   FUZZ_SECONDS=600 fuzz/run.sh qmp_reply
-#   FUZZ_CI=1 FUZZ_SECONDS=20 fuzz/run.sh  # the CI form (make fuzz-ci): skips, with a warning,
-#                                          # where nightly or cargo-fuzz is missing
+#   FUZZ_CI=1 FUZZ_PROFILE=dev FUZZ_SECONDS=20 fuzz/run.sh
+#                                        # the CI form (make fuzz-ci): a dev build, and a skip with
+#                                        # a warning where nightly or cargo-fuzz is missing
 #
 # New corpus entries go to fuzz/corpus/<target>/ (git-ignored); the committed seeds in
 # fuzz/seeds/<target>/ are read as well, and so are the crash inputs already fixed, in
@@ -20,6 +21,12 @@ export PATH="$HOME/.cargo/bin:$PATH"
 seconds="${FUZZ_SECONDS:-60}"
 ci="${FUZZ_CI:-0}"
 nice_level="${FUZZ_NICE:-19}"
+# release (optimized, the default) or dev: dev builds in about half the CPU time and runs slower,
+# which suits the short CI form.
+profile="${FUZZ_PROFILE:-release}"
+sanitizer="${FUZZ_SANITIZER:-address}"
+build_flags=(--sanitizer "$sanitizer")
+if [ "$profile" = dev ]; then build_flags+=(--dev); fi
 all_targets=(config_and_annotations qmp_reply oci_spec_classify agent_request guest_spec state_file)
 if [ "$#" -gt 0 ]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
 
@@ -40,12 +47,12 @@ if [ -n "$missing" ]; then
 fi
 
 # One build of every target first, so that the time budget below is spent fuzzing.
-echo "== building the fuzz targets (cargo +nightly fuzz build, AddressSanitizer)"
+echo "== building the fuzz targets (cargo +nightly fuzz build ${build_flags[*]})"
 start=$(date +%s)
 if [ "$#" -gt 0 ]; then build=("${targets[@]}"); else build=(""); fi
 for t in "${build[@]}"; do
     # shellcheck disable=SC2086 # an empty $t builds every target
-    nice -n "$nice_level" cargo +nightly fuzz build $t >fuzz-build.log 2>&1 || {
+    nice -n "$nice_level" cargo +nightly fuzz build "${build_flags[@]}" $t >fuzz-build.log 2>&1 || {
         tail -n 30 fuzz-build.log >&2
         echo "run.sh: building the fuzz targets failed (log: fuzz/fuzz-build.log)" >&2
         exit 2
@@ -61,7 +68,7 @@ for t in "${targets[@]}"; do
     args=(-max_total_time="$seconds" -jobs=1 -workers=1 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1)
     if [ -f "dicts/$t.dict" ]; then args+=(-dict="dicts/$t.dict"); fi
     echo "== $t: ${seconds}s"
-    if ! nice -n "$nice_level" cargo +nightly fuzz run "$t" "${inputs[@]}" -- "${args[@]}"; then
+    if ! nice -n "$nice_level" cargo +nightly fuzz run "${build_flags[@]}" "$t" "${inputs[@]}" -- "${args[@]}"; then
         failed+=("$t")
     fi
     # libFuzzer's -jobs mode writes the job's output (shown when it ends) to fuzz-0.log.

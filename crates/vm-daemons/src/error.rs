@@ -38,6 +38,19 @@ pub enum DaemonError {
         socket: PathBuf,
         after: Duration,
     },
+    #[error("cannot prepare the confinement of {binary}")]
+    Confine {
+        binary: PathBuf,
+        #[source]
+        source: crate::confine::ConfineError,
+    },
+    #[error("cannot let {binary} connect to {socket}")]
+    AllowConnect {
+        binary: PathBuf,
+        socket: PathBuf,
+        #[source]
+        source: crate::user::UserError,
+    },
     #[error("invalid {what} {value:?} for {binary}")]
     InvalidArgument {
         binary: PathBuf,

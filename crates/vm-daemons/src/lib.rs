@@ -8,15 +8,22 @@
 //! sockets; dropping the handle kills it.
 
 mod binary;
+mod confine;
 mod error;
 mod supervise;
+mod user;
 mod virtiofs;
 mod vsock;
 mod watch;
 
 pub use binary::resolve_binary;
+pub use confine::{ConfineError, DENIED_SYSCALLS};
 pub use error::DaemonError;
 pub use supervise::DaemonExit;
+pub use user::{
+    allow_search, ensure_system_user, open_dir_to_group, set_group_and_mode, Identity, UserError,
+    SHARED_DIR_MODE, UNPRIVILEGED_USER,
+};
 pub use virtiofs::{CacheMode, VirtioFsConfig, VirtioFsDaemon, DEFAULT_VIRTIOFSD_BINARY};
 pub use vsock::{VsockConfig, VsockDaemon, DEFAULT_VSOCK_BINARY};
 pub use watch::{first_exit, DaemonWatch};

@@ -14,6 +14,7 @@ use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, watch};
 
+use crate::confine::Confinement;
 use crate::error::DaemonError;
 use crate::watch::DaemonWatch;
 
@@ -65,6 +66,19 @@ impl Daemon {
         sockets: Vec<PathBuf>,
         timeout: Duration,
     ) -> Result<Self, DaemonError> {
+        Self::start_confined(name, binary, args, wait_socket, sockets, timeout, None).await
+    }
+
+    /// [`Daemon::start`], with the child confined before exec when `confine` is given.
+    pub(crate) async fn start_confined(
+        name: &'static str,
+        binary: &Path,
+        args: &[String],
+        wait_socket: &Path,
+        sockets: Vec<PathBuf>,
+        timeout: Duration,
+        confine: Option<Confinement>,
+    ) -> Result<Self, DaemonError> {
         for socket in &sockets {
             remove_socket(socket).map_err(|source| DaemonError::StaleSocket {
                 binary: binary.to_path_buf(),
@@ -73,17 +87,19 @@ impl Daemon {
             })?;
         }
         tracing::info!(binary = %binary.display(), ?args, "starting daemon");
-        let mut child = Command::new(binary)
-            .args(args)
+        let mut cmd = Command::new(binary);
+        cmd.args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|source| DaemonError::Spawn {
-                binary: binary.to_path_buf(),
-                source,
-            })?;
+            .kill_on_drop(true);
+        if let Some(confine) = confine {
+            confine.apply(&mut cmd);
+        }
+        let mut child = cmd.spawn().map_err(|source| DaemonError::Spawn {
+            binary: binary.to_path_buf(),
+            source,
+        })?;
         let stderr = Arc::new(Mutex::new(Vec::new()));
         if let Some(mut pipe) = child.stderr.take() {
             let keep = Arc::clone(&stderr);

@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::binary::resolve_binary;
+use crate::confine::Confinement;
 use crate::error::DaemonError;
 use crate::supervise::{Daemon, DaemonExit};
+use crate::user::{set_group_and_mode, Identity};
 use crate::watch::DaemonWatch;
 
 /// Where vhost-device-vsock is looked for first.
@@ -54,11 +56,15 @@ impl VsockConfig {
     }
 }
 
-/// A running vhost-device-vsock. Dropping it kills the daemon and removes its sockets.
+/// A running vhost-device-vsock, confined (see `confine.rs`: unprivileged user, own namespaces,
+/// read-only mounts, no capabilities, no new privileges, seccomp deny list). Dropping it kills
+/// the daemon and removes its sockets.
 #[derive(Debug)]
 pub struct VsockDaemon {
     daemon: Daemon,
     config: VsockConfig,
+    who: Option<Identity>,
+    binary: PathBuf,
 }
 
 impl VsockDaemon {
@@ -76,16 +82,51 @@ impl VsockDaemon {
                 value: config.guest_cid.to_string(),
             });
         }
-        let daemon = Daemon::start(
+        let dirs: Vec<&Path> = [&config.vhost_user_socket, &config.uds_path]
+            .into_iter()
+            .map(|s| s.parent().filter(|p| !p.as_os_str().is_empty()))
+            .map(|p| p.unwrap_or(Path::new(".")))
+            .collect();
+        let confine = Confinement::prepare(&dirs).map_err(|source| DaemonError::Confine {
+            binary: binary.clone(),
+            source,
+        })?;
+        let who = confine.identity();
+        let daemon = Daemon::start_confined(
             "vhost-device-vsock",
             &binary,
             &config.args(),
             &config.vhost_user_socket,
             vec![config.vhost_user_socket.clone(), config.uds_path.clone()],
             config.start_timeout,
+            Some(confine),
         )
         .await?;
-        Ok(VsockDaemon { daemon, config })
+        Ok(VsockDaemon {
+            daemon,
+            config,
+            who,
+            binary,
+        })
+    }
+
+    /// Lets the confined daemon connect to `socket`, a host listener for guest connections to
+    /// a host port (`<uds_path>_<port>`, bound by root with the caller's umask): group of the
+    /// daemon's user, mode `0660`. Nothing to do when the daemon runs as the caller.
+    pub fn allow_connect(&self, socket: &Path) -> Result<(), DaemonError> {
+        let Some(who) = self.who else {
+            return Ok(());
+        };
+        set_group_and_mode(socket, who.gid, 0o660).map_err(|source| DaemonError::AllowConnect {
+            binary: self.binary.clone(),
+            socket: socket.to_path_buf(),
+            source,
+        })
+    }
+
+    /// The user the daemon runs as; `None` when it runs as the caller (not root).
+    pub fn identity(&self) -> Option<Identity> {
+        self.who
     }
 
     pub fn config(&self) -> &VsockConfig {

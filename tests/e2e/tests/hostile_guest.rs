@@ -393,8 +393,14 @@ fn privileged_guest_cannot_write_read_only_mounts_escape_by_symlinks_or_touch_th
             "read-only rootfs in virtiofsd: {entries:?}"
         );
         for (m, ro) in data.iter().chain(&rootfs) {
-            let _ = (ro, m, pid);
+            assert!(ro, "virtiofsd (pid {pid}) exports {m} writable");
         }
+        // The share's top (where the host makes each container's directory) is read-only.
+        let top = ro_of(&|m| m == "/");
+        assert!(
+            top.iter().all(|(_, ro)| *ro) && !top.is_empty(),
+            "share top: {top:?}"
+        );
         // Control: the writable volume is writable there.
         let rw = ro_of(&|m| m.starts_with("/hg-") && m.ends_with("-rw"));
         assert!(rw.len() == 1 && !rw[0].1, "writable volume: {rw:?}");

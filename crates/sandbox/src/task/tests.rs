@@ -39,6 +39,8 @@ struct FakeAgent {
     created: Mutex<Vec<ContainerRequest>>,
     /// `CreateContainer` never answers (a hostile or hung guest).
     block_create: std::sync::atomic::AtomicBool,
+    /// `ExecProcess` never answers.
+    block_exec: std::sync::atomic::AtomicBool,
     /// `CreateContainer` answers after this many milliseconds.
     create_delay_ms: std::sync::atomic::AtomicU64,
     oom: Mutex<OomMode>,
@@ -90,6 +92,9 @@ impl Agent for FakeAgent {
     }
     async fn exec_process(&self, _c: &str, eid: &str, _p: OciProcess) -> AgentResult<()> {
         self.log(format!("ExecProcess {eid}"));
+        if self.block_exec.load(std::sync::atomic::Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
         Ok(())
     }
     async fn signal_process(&self, _c: &str, eid: &str, sig: u32) -> AgentResult<()> {

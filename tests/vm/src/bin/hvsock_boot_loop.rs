@@ -143,6 +143,18 @@ async fn one_boot(n: usize, args: &Args, image: &GuestImage) -> anyhow::Result<S
     let vsock = VsockDaemon::start(vsock_cfg.clone())
         .await
         .context("vhost-device-vsock")?;
+    if let Some(ready) = &ready {
+        // The daemon may run unprivileged: let it reach the root-bound listener.
+        vsock
+            .allow_connect(ready.path())
+            .context("opening the ready socket to vhost-device-vsock")?;
+    }
+    // vhost-device-vsock runs unprivileged: open the root-bound listener to it.
+    if let Some(ready) = &ready {
+        vsock
+            .allow_connect(ready.path())
+            .context("opening the ready listener to vhost-device-vsock")?;
+    }
     let spec = spec(n, image, root, &vsock_cfg);
     let t0 = Instant::now();
     let qemu = QemuVm::start(spec).await.context("qemu")?;

@@ -244,3 +244,43 @@ async fn a_member_deleted_after_the_sandbox_leaves_no_state_behind() {
         "the state directory came back"
     );
 }
+
+#[tokio::test]
+async fn an_exec_the_guest_never_starts_ends_at_its_deadline() {
+    let Some(r) = rig_with(false, short_deadlines(), FakeAgent::default()) else {
+        return;
+    };
+    running_sandbox(&r).await;
+    let exec = ExecProcess {
+        container_id: "sb1".into(),
+        exec_id: "e1".into(),
+        process: OciProcess::default(),
+        io: ProcessIo::default(),
+    };
+    r.handle.exec(exec).await.expect("exec");
+    r.agent.block_exec.store(true, Ordering::SeqCst);
+    let e1 = ProcessRef::new("sb1", Some("e1".into()));
+    let handle = r.handle.clone();
+    let start = {
+        let e1 = e1.clone();
+        tokio::spawn(async move { handle.start(e1).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let sb1 = ProcessRef::new("sb1", None);
+    tokio::time::timeout(QUICK, r.handle.state(sb1.clone()))
+        .await
+        .expect("State answered while ExecProcess hangs")
+        .expect("state");
+    tokio::time::timeout(QUICK, r.handle.kill(sb1.clone(), 9))
+        .await
+        .expect("Kill answered while ExecProcess hangs")
+        .expect("kill");
+    let err = start.await.expect("join").expect_err("the hung exec fails");
+    assert_eq!(err.kind(), ErrorKind::DeadlineExceeded, "{err}");
+    assert!(err.to_string().contains("ExecProcess"), "{err}");
+    let info = r.handle.state(e1).await.expect("state e1");
+    assert_eq!(info.state, ProcessState::Created, "never reported started");
+    r.agent.exit_with(137);
+    r.handle.wait(sb1.clone()).await.expect("wait");
+    r.handle.delete(sb1).await.expect("delete");
+}
