@@ -39,6 +39,7 @@ use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use libseccomp::{ScmpAction, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
@@ -115,6 +116,14 @@ pub enum ConfineError {
         "seccomp filter of {bytes} bytes is not a whole number of 8-byte instructions up to 4096"
     )]
     SeccompSize { bytes: usize },
+    #[error("socket directory {dir} is writable by others (as /tmp is): refusing to give it to the daemon's group; use a directory of its own")]
+    SharedDir { dir: PathBuf },
+    #[error("cannot stat socket directory {dir}")]
+    Stat {
+        dir: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     #[error("path {path} holds a NUL byte")]
     NulInPath { path: PathBuf },
 }
@@ -158,6 +167,15 @@ impl Confinement {
         let who = if nix::unistd::geteuid().is_root() {
             let who = ensure_system_user(UNPRIVILEGED_USER)?;
             for dir in writable {
+                let meta = std::fs::metadata(dir).map_err(|source| ConfineError::Stat {
+                    dir: dir.to_path_buf(),
+                    source,
+                })?;
+                if meta.permissions().mode() & 0o002 != 0 {
+                    return Err(ConfineError::SharedDir {
+                        dir: dir.to_path_buf(),
+                    });
+                }
                 open_dir_to_group(dir, who.gid)?;
             }
             Some(who)
@@ -439,6 +457,24 @@ mod tests {
             .find_map(|l| l.strip_prefix(key))
             .map(str::trim)
             .unwrap_or("")
+    }
+
+    #[test]
+    fn a_world_writable_socket_dir_is_never_handed_over() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o1777))
+            .expect("chmod");
+        let err = Confinement::prepare(&[dir.path()]).expect_err("like /tmp");
+        assert!(matches!(err, ConfineError::SharedDir { .. }), "{err}");
+        let mode = std::fs::metadata(dir.path())
+            .expect("stat")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o7777, 0o1777, "left unchanged");
     }
 
     #[test]

@@ -6,6 +6,12 @@
 //! resolves when it dies; `watch()` gives a [`DaemonWatch`] of its end to keep elsewhere (with
 //! [`first_exit`] over several); `stop()` sends SIGTERM, then SIGKILL, reaps it and removes its
 //! sockets; dropping the handle kills it.
+//!
+//! vhost-device-vsock, which parses guest-controlled virtqueues, always runs confined: as the
+//! unprivileged [`UNPRIVILEGED_USER`], with no capabilities, `no_new_privs`, its own mount, IPC,
+//! UTS and network namespaces (read-only mounts but for its socket directory, no `/proc`) and the
+//! seccomp deny list [`DENIED_SYSCALLS`]. A root-bound listener it must reach is opened to it with
+//! [`VsockDaemon::allow_connect`].
 
 mod binary;
 mod confine;

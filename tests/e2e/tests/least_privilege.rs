@@ -113,6 +113,20 @@ fn shipped_config_confines_qemu_virtiofsd_and_the_shims_mounts() {
         })
         .collect();
     let shim = only_pid("containerd-shim-kata-v2");
+    // vhost-device-vsock parses the guest's virtqueues: it runs confined (kata-vm-daemons).
+    let vsock = only_pid("vhost-device-vsock");
+    let vsock_fields: Vec<(&str, String)> = [
+        "Uid:",
+        "Groups:",
+        "NoNewPrivs:",
+        "CapEff:",
+        "CapBnd:",
+        "Seccomp:",
+    ]
+    .into_iter()
+    .map(|k| (k, status_field(vsock, k)))
+    .collect();
+    let vsock_ns = mount_ns(&vsock.to_string());
     let qemu_seccomp = status_field(qemu, "Seccomp:");
     let qemu_uid = status_field(qemu, "Uid:");
     let fs_seccomp: Vec<String> = workers
@@ -154,6 +168,26 @@ fn shipped_config_confines_qemu_virtiofsd_and_the_shims_mounts() {
         shim_ns, host_ns,
         "the shim shares the host's mount namespace"
     );
+    for (key, value) in &vsock_fields {
+        let confined = match *key {
+            "Uid:" => {
+                value.split_whitespace().count() == 4 && value.split_whitespace().all(|u| u != "0")
+            }
+            "Groups:" => value.is_empty(),
+            "NoNewPrivs:" => value == "1",
+            "Seccomp:" => value == "2",
+            _ => value == "0000000000000000",
+        };
+        assert!(confined, "vhost-device-vsock {key} {value:?}");
+    }
+    assert_ne!(
+        vsock_ns, shim_ns,
+        "vhost-device-vsock shares the shim's mount namespace"
+    );
+    assert_ne!(
+        vsock_ns, host_ns,
+        "vhost-device-vsock shares the host's mount namespace"
+    );
     if !host_has_virt_flag() {
         assert!(
             containerd_log
@@ -193,6 +227,8 @@ fn rootless_runs_qemu_unprivileged() {
     let gid = status_field(qemu, "Gid:");
     let groups = status_field(qemu, "Groups:");
     let seccomp = status_field(qemu, "Seccomp:");
+    // The confined vhost-device-vsock and the rootless QEMU share the unprivileged user.
+    let vsock_uid = status_field(only_pid("vhost-device-vsock"), "Uid:");
     remove(&c, "rootless");
     drop(c);
     assert_no_leftovers(TEARDOWN);
@@ -209,6 +245,7 @@ fn rootless_runs_qemu_unprivileged() {
         "QEMU keeps root's groups: {groups}"
     );
     assert_eq!(seccomp, "2");
+    assert_eq!(vsock_uid, uid, "vhost-device-vsock and rootless QEMU");
 }
 
 /// A sandbox id annotation that walks out of `/run/vc/sbs` is refused before anything is made.

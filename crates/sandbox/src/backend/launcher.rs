@@ -243,7 +243,7 @@ impl VmControl for QemuControl {
     async fn exited(&self) {
         tokio::select! {
             _ = self.vm.exited() => {}
-            (daemon, exit) = first_exit(&[]) => {
+            (daemon, exit) = first_exit(&self.watches) => {
                 if !self.stopping.load(Ordering::SeqCst) {
                     tracing::error!(
                         daemon = daemon.name(),

@@ -4,9 +4,9 @@
 //! A read-only rootfs (`root.readonly` in the spec) is read-only on the host too, in every copy
 //! the guest can reach: it is mounted on a host-private staging directory first, its mount
 //! points are made there, and it is then attached as a sealed read-only tree
-//! ([`crate::host::readonly`]). The exception is the sandbox (pause) container of a pod whose
-//! rootfs is a snapshot: as in Kata, its rootfs holds the pod's `local` emptyDirs, which the
-//! guest creates later; its snapshot is its own and is discarded with it.
+//! ([`crate::host::readonly`]). The exception is the sandbox (pause) container of a CRI pod
+//! whose rootfs is a snapshot: as in Kata, its rootfs holds the pod's `local` emptyDirs, which
+//! the guest creates later; that snapshot is its own and is discarded with it.
 
 use std::path::Path;
 
@@ -34,7 +34,13 @@ pub fn mount_rootfs(
         steps.push(CleanupStep::RemoveDir { path: made });
     }
     let readonly = spec.root().as_ref().and_then(|r| r.readonly()) == Some(true);
-    let pod_sandbox = container_id == layout.sandbox_id && !mounts.is_empty();
+    // The sandbox container of a CRI pod (not a single `ctr run` container, whose sandbox id is
+    // its own id too).
+    let pod_sandbox = container_id == layout.sandbox_id
+        && !mounts.is_empty()
+        && kata_oci::SandboxRef::from_spec(spec, container_id).is_ok_and(|r| {
+            r.cri.is_some() && matches!(r.kind, kata_oci::ContainerKind::PodSandbox)
+        });
     if !readonly || pod_sandbox {
         let sealed = mount_at(&target, mounts, bundle_rootfs, steps)?;
         if sealed {
@@ -188,6 +194,73 @@ mod tests {
         assert!(
             !layout.sandbox_dir().exists(),
             "staging or dirs left behind"
+        );
+    }
+
+    /// Is the overlay rootfs of the container `sb` (the sandbox's own id) read-only under
+    /// `shared/`, for a spec with `annotations`?
+    async fn sandbox_overlay_is_sealed(annotations: serde_json::Value) -> bool {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let layout = Layout::new(
+            "sb",
+            Roots {
+                shared: dir.path().join("shared"),
+                state: dir.path().join("state"),
+                vm: dir.path().join("vm"),
+            },
+        );
+        let mut steps = Vec::new();
+        shared::setup_shared_dirs(&layout, &mut steps).expect("setup");
+        for d in ["lower", "upper", "work"] {
+            std::fs::create_dir(dir.path().join(d)).expect("mkdir");
+        }
+        let p = |d: &str| dir.path().join(d).display().to_string();
+        let overlay = RootfsMount {
+            fs_type: "overlay".into(),
+            source: "overlay".into(),
+            options: vec![
+                format!("lowerdir={}", p("lower")),
+                format!("upperdir={}", p("upper")),
+                format!("workdir={}", p("work")),
+            ],
+        };
+        let mut spec = spec(true, &dir.path().join("lower"));
+        spec.set_annotations(serde_json::from_value(annotations).expect("annotations"));
+        let mounted = mount_rootfs(
+            &layout,
+            "sb",
+            &[overlay],
+            Path::new("/nonexistent"),
+            &spec,
+            &mut steps,
+        );
+        let write = std::fs::write(layout.shared_dir().join("sb/rootfs/new"), b"guest");
+        let failures = run_steps(&steps).await;
+        mounted.expect("mount");
+        assert!(failures.is_empty(), "{failures:?}");
+        assert!(!layout.sandbox_dir().exists());
+        match write {
+            Ok(()) => false,
+            Err(e) if e.raw_os_error() == Some(libc::EROFS) => true,
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn only_the_sandbox_container_of_a_cri_pod_keeps_a_writable_rootfs() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        // A single `ctr run --read-only` container: its sandbox id is its own id.
+        assert!(sandbox_overlay_is_sealed(serde_json::json!({})).await);
+        // The pause container of a CRI pod: its rootfs holds the pod's `local` emptyDirs.
+        assert!(
+            !sandbox_overlay_is_sealed(serde_json::json!({
+                "io.kubernetes.cri.container-type": "sandbox",
+                "io.kubernetes.cri.sandbox-id": "sb"
+            }))
+            .await
         );
     }
 
