@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use kata_protocols::{agent as pb, oci, types};
+use kata_protocols::{agent as pb, types};
 use kata_sandbox::agent::{ContainerRequest, Storage};
 use kata_sandbox::backend::convert::{create_container_to_pb, process_to_pb, resources_to_pb};
 use kata_sandbox::host::cleanup::CleanupStep;
