@@ -102,7 +102,9 @@ const SNAPSHOT_TREES: [(&str, usize); 2] = [("/run/vc", 4), ("/run/kata-containe
 /// The host resources a sandbox takes, each kind a set of lines so that two snapshots diff:
 /// processes (pid and name), mounts under `/run` and of private containerds (`/tmp/kata-e2e-*`),
 /// files and directories under `/run/vc` and `/run/kata-containers` (share root included),
-/// network namespaces, network devices (taps), cgroup directories, and bound Unix sockets under
+/// network namespaces, network devices (taps), cgroup directories named after kata (a shim's or
+/// Kata's `kata_<sid>`/`kata_overhead`; other cgroups come and go with the host's job runner
+/// and service manager), and bound Unix sockets under
 /// `/run` or `/tmp/kata-e2e-*`. Other mounts and sockets (other tests' temporary directories)
 /// are left out so that work beside the suite does not disturb it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +127,9 @@ impl HostSnapshot {
         kinds.insert("netdev", names_in("/sys/class/net"));
         let mut cgroups = BTreeSet::new();
         walk_dirs(Path::new("/sys/fs/cgroup"), 8, &mut cgroups);
+        // Job runners and service managers make cgroups of their own all the time (this
+        // machine's runner one per command): only a sandbox's count.
+        cgroups.retain(|c| c.to_ascii_lowercase().contains("kata"));
         kinds.insert("cgroup", cgroups);
         kinds.insert("socket", unix_sockets());
         Self { kinds }

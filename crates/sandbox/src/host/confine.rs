@@ -344,6 +344,16 @@ mod tests {
             .arg("30")
             .spawn()
             .expect("spawn sleep");
+        // Until the child has exec'd, its command line is still this test's.
+        let marker = l.vm_dir().join("qemu");
+        let cmdline = format!("/proc/{}/cmdline", own.id());
+        for _ in 0..200 {
+            let now = std::fs::read(&cmdline).unwrap_or_default();
+            if now.starts_with(marker.as_os_str().as_encoded_bytes()) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         let step = CleanupStep::kill_process("qemu", own.id());
         let failures = run_confined_steps(std::slice::from_ref(&step), &l).await;
         assert!(failures.is_empty(), "{failures:?}");

@@ -219,7 +219,7 @@ mod tests {
                 {{"kind":"remove_file","path":"{v}/file"}},
                 {{"kind":"remove_dir","path":"{v}/d"}},
                 {{"kind":"unmount","path":"{v}"}},
-                {{"kind":"kill_process","name":"init","pid":1,"start_time":1}}]}}"#,
+                {{"kind":"kill_process","name":"init","pid":1,"start_time":18446744073709551615}}]}}"#,
             v = victim.display()
         );
         std::fs::write(SandboxState::path(&state_dir), json).expect("write");
