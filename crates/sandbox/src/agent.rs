@@ -48,6 +48,11 @@ pub type AgentResult<T> = std::result::Result<T, AgentError>;
 pub trait Agent: Send + Sync + 'static {
     async fn create_sandbox(&self, req: SandboxRequest) -> AgentResult<()>;
     async fn destroy_sandbox(&self) -> AgentResult<()>;
+    /// `grpc.Health/Check`: `Ok` when the agent answers `SERVING` within `timeout`; an error of
+    /// kind `DeadlineExceeded` when it does not answer in time, `Unavailable` when the channel
+    /// is broken or the agent reports another status. Kata's runtime makes the same call
+    /// (`check`) to tell a slow guest from a dead one.
+    async fn check(&self, timeout: std::time::Duration) -> AgentResult<()>;
     async fn create_container(&self, req: ContainerRequest) -> AgentResult<()>;
     async fn start_container(&self, container_id: &str) -> AgentResult<()>;
     async fn remove_container(&self, container_id: &str, timeout_secs: u32) -> AgentResult<()>;

@@ -5,7 +5,11 @@
 mod containerd;
 mod leaks;
 mod paths;
+mod procs;
+mod tasks;
 
 pub use containerd::{CtrOutput, OrphanReaper, PrivateContainerd};
 pub use leaks::{assert_no_leftovers, pids_named, HostSnapshot};
 pub use paths::{repo_root, test_config};
+pub use procs::{fd_count, only_pid, ppid, status_field};
+pub use tasks::{member_annotations, IMAGE, RUNTIME, SLEEPER};

@@ -10,31 +10,12 @@
 //! Run under the VM test lock (the baseline is host-wide):
 //! `flock /tmp/kata-vm-tests.lock cargo test -p kata-e2e-tests --test churn -- --test-threads=1`
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use kata_e2e_tests::{assert_no_leftovers, pids_named, PrivateContainerd};
+use kata_e2e_tests::{fd_count, only_pid, pids_named, PrivateContainerd, IMAGE, RUNTIME};
 
 const TEARDOWN: Duration = Duration::from_secs(30);
 const PARALLEL: usize = 8;
-const RUNTIME: &str = "io.containerd.kata.v2";
-const IMAGE: &str = "docker.io/library/busybox:latest";
-
-/// Host processes a sandbox consists of (`comm`, cut at 15 characters).
-const DAEMONS: [&str; 4] = [
-    "qemu-system-x86_64",
-    "virtiofsd",
-    "vhost-device-vsock",
-    "containerd-shim-kata-v2",
-];
-
-/// Directories whose entries are per-sandbox state.
-const STATE_DIRS: [&str; 4] = [
-    "/run/vc",
-    "/run/vc/sbs",
-    "/run/vc/vm",
-    "/run/kata-containers/shared/sandboxes",
-];
 
 fn env_number(name: &str, default: u64) -> u64 {
     match std::env::var(name) {
@@ -43,59 +24,6 @@ fn env_number(name: &str, default: u64) -> u64 {
             .parse()
             .unwrap_or_else(|_| panic!("{name}={v:?} is not a number")),
         Err(_) => default,
-    }
-}
-
-/// What the host holds of kata sandboxes: process counts by name, kata mounts, entries of the
-/// state directories. Two snapshots must be equal once every pod is gone.
-#[derive(Debug, PartialEq, Eq)]
-struct Baseline {
-    processes: BTreeMap<&'static str, usize>,
-    mounts: Vec<String>,
-    entries: Vec<String>,
-}
-
-impl Baseline {
-    fn take() -> Self {
-        let processes = DAEMONS.iter().map(|d| (*d, pids_named(d).len())).collect();
-        let mounts = std::fs::read_to_string("/proc/self/mountinfo")
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.contains("/run/kata-containers") || l.contains("/run/vc"))
-            // Mount ids change with every mount: keep the root, mount point and source.
-            .map(|l| l.split_whitespace().skip(3).collect::<Vec<_>>().join(" "))
-            .collect();
-        let mut entries = Vec::new();
-        for dir in STATE_DIRS {
-            if let Ok(read) = std::fs::read_dir(dir) {
-                for e in read.flatten() {
-                    entries.push(e.path().display().to_string());
-                }
-            }
-        }
-        entries.sort();
-        Baseline {
-            processes,
-            mounts,
-            entries,
-        }
-    }
-
-    /// Waits up to `grace` for the host to be back at `self`, else panics with the difference.
-    fn assert_back(&self, grace: Duration) {
-        let deadline = Instant::now() + grace;
-        loop {
-            let now = Baseline::take();
-            if &now == self {
-                return;
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "the host did not return to its baseline:\nbefore: {self:#?}\nafter: {now:#?}"
-                );
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
     }
 }
 
@@ -118,10 +46,8 @@ fn start_once(c: &PrivateContainerd, id: &str) -> Result<Duration, String> {
 
 #[test]
 fn sequential_starts_never_fail_and_leave_nothing() {
-    assert_no_leftovers(TEARDOWN);
-    let before = Baseline::take();
     let n = env_number("KATA_SOAK_SEQUENTIAL", 20);
-    let c = PrivateContainerd::start().unwrap_or_else(|e| panic!("{e:#}"));
+    let (c, baseline) = PrivateContainerd::start_with_baseline(TEARDOWN);
     let mut failures = Vec::new();
     let mut slowest = Duration::ZERO;
     let t0 = Instant::now();
@@ -143,15 +69,13 @@ fn sequential_starts_never_fail_and_leave_nothing() {
         failures.len(),
         failures.join("\n")
     );
-    before.assert_back(TEARDOWN);
+    baseline.assert_restored(TEARDOWN);
 }
 
 #[test]
 fn eight_pods_at_a_time_never_fail_and_leave_nothing() {
-    assert_no_leftovers(TEARDOWN);
-    let before = Baseline::take();
     let seconds = env_number("KATA_SOAK_SECONDS", 60);
-    let c = PrivateContainerd::start().unwrap_or_else(|e| panic!("{e:#}"));
+    let (c, baseline) = PrivateContainerd::start_with_baseline(TEARDOWN);
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let t0 = Instant::now();
     let results: Vec<(usize, Vec<String>)> = std::thread::scope(|s| {
@@ -190,49 +114,21 @@ fn eight_pods_at_a_time_never_fail_and_leave_nothing() {
         failures.len(),
         failures.join("\n")
     );
-    before.assert_back(TEARDOWN);
-}
-
-/// Open descriptors of `pid` (`/proc/<pid>/fd` entries).
-fn fd_count(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| d.count())
-        .unwrap_or_else(|e| panic!("reading /proc/{pid}/fd: {e}"))
-}
-
-fn only_pid(name: &str) -> u32 {
-    let pids = pids_named(name);
-    assert_eq!(pids.len(), 1, "expected exactly one {name}, found {pids:?}");
-    pids[0]
+    baseline.assert_restored(TEARDOWN);
 }
 
 fn exec_ok(c: &PrivateContainerd, id: &str, exec_id: &str) {
-    let out = c
-        .ctr(
-            &[
-                "task",
-                "exec",
-                "--exec-id",
-                exec_id,
-                id,
-                "sh",
-                "-c",
-                "echo x",
-            ],
-            None,
-            60,
-        )
-        .expect("ctr task exec");
-    assert_eq!(out.code, Some(0), "exec {exec_id}: {}", out.stderr);
-    assert_eq!(out.stdout_text().trim(), "x", "exec {exec_id}");
+    assert_eq!(
+        c.exec_output(id, exec_id, &["sh", "-c", "echo x"]),
+        "x",
+        "exec {exec_id}"
+    );
 }
 
 #[test]
 fn many_execs_do_not_grow_shim_or_virtiofsd_descriptors() {
-    assert_no_leftovers(TEARDOWN);
-    let before = Baseline::take();
     let execs = env_number("KATA_SOAK_EXECS", 50);
-    let c = PrivateContainerd::start().unwrap_or_else(|e| panic!("{e:#}"));
+    let (c, baseline) = PrivateContainerd::start_with_baseline(TEARDOWN);
     let id = "churn-long";
     let out = c
         .ctr(
@@ -292,5 +188,5 @@ fn many_execs_do_not_grow_shim_or_virtiofsd_descriptors() {
         );
     }
     drop(c);
-    before.assert_back(TEARDOWN);
+    baseline.assert_restored(TEARDOWN);
 }

@@ -364,3 +364,110 @@ fn no_room_under_run_vc_fails_the_create_cleanly() {
     drop(c);
     baseline.assert_restored(TEARDOWN);
 }
+
+/// A static helper that starves every other task of the guest: it takes SCHED_FIFO 99 and spins,
+/// one copy per online CPU. Built with the host's C compiler (`gcc`, `libc6-dev`).
+const STARVE_C: &str = r#"
+#include <sched.h>
+#include <stdio.h>
+#include <unistd.h>
+int main(void) {
+    struct sched_param sp = { .sched_priority = 99 };
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (sched_setscheduler(0, SCHED_FIFO, &sp) != 0) { perror("sched_setscheduler"); return 2; }
+    for (long i = 1; i < cpus; i++) if (fork() == 0) break;
+    for (;;) {}
+}
+"#;
+
+/// Compiles [`STARVE_C`] into `dir/starve` (static: the busybox image has no libc).
+fn build_starver(dir: &Path) {
+    let src = dir.join("starve.c");
+    std::fs::write(&src, STARVE_C).expect("write starve.c");
+    let out = Command::new("cc")
+        .args(["-static", "-O1", "-o"])
+        .arg(dir.join("starve"))
+        .arg(&src)
+        .output()
+        .expect("cc");
+    assert!(
+        out.status.success(),
+        "cc -static starve.c: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A privileged guest starves its own agent (RT throttling off, SCHED_FIFO busy loops on every
+/// vCPU): the SIGKILL cannot be delivered, the agent fails its health check, so the shim stops
+/// the VM. The kill succeeds, the task stops with the VM's exit code, delete and container rm
+/// work, and the host returns to its baseline (no QEMU left burning a core).
+#[test]
+fn sigkill_of_a_pod_whose_agent_is_starved_stops_the_vm() {
+    let helper = tempfile::tempdir().expect("tempdir");
+    build_starver(helper.path());
+    let (c, baseline) = PrivateContainerd::start_with_baseline(TEARDOWN);
+    let _reaper = c.orphan_reaper();
+    let id = "starved";
+    let mount = format!(
+        "type=bind,src={},dst=/helper,options=rbind:ro",
+        helper.path().display()
+    );
+    // The sleep lets the agent answer StartContainer first.
+    let script = "sleep 2; echo -1 > /proc/sys/kernel/sched_rt_runtime_us && exec /helper/starve";
+    let out = c
+        .ctr(
+            &[
+                "run",
+                "-d",
+                "--runtime",
+                RUNTIME,
+                "--privileged",
+                "--mount",
+                &mount,
+                IMAGE,
+                id,
+                "sh",
+                "-c",
+                script,
+            ],
+            None,
+            180,
+        )
+        .expect("ctr run -d");
+    assert_eq!(out.code, Some(0), "run {id}: {}", out.stderr);
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(
+        c.task_status(id).as_deref(),
+        Some("RUNNING"),
+        "the starver is running"
+    );
+
+    // SignalProcess deadline (10 s) + health check (3 s) + stopping the VM.
+    let started = std::time::Instant::now();
+    let out = c
+        .ctr(&["task", "kill", "-s", "SIGKILL", id], None, 60)
+        .expect("ctr task kill");
+    assert_eq!(out.code, Some(0), "kill of a starved pod: {}", out.stderr);
+    assert!(
+        started.elapsed() < Duration::from_secs(40),
+        "kill took {:?}",
+        started.elapsed()
+    );
+    assert!(wait_stopped(&c, id), "the task did not stop");
+    assert!(
+        pids_named("qemu-system-x86_64").is_empty(),
+        "QEMU still runs after the kill"
+    );
+    let out = c.ctr(&["task", "ls"], None, 30).expect("ctr task ls");
+    assert!(out.stdout_text().contains(id), "{}", out.stdout_text());
+    delete(&c, id);
+    let log = c.log();
+    drop(c);
+    assert!(
+        log.contains(&format!(
+            "agent unresponsive to SIGKILL of {id}: stopping the VM"
+        )),
+        "the shim's log does not say why it stopped the VM"
+    );
+    baseline.assert_restored(TEARDOWN);
+}

@@ -612,3 +612,105 @@ fn annotations_naming_paths_outside_the_valid_lists_are_refused_at_create() {
     assert_no_leftovers(TEARDOWN);
     assert!(!marker.exists(), "the host ran {evil}");
 }
+
+/// One pod for three breaks a red-team found: a volume read-only by `rro` (not `ro`); a
+/// read-only volume nested in a writable volume of the same pod, reached through the writable
+/// copy (a guest bind of the writable volume, or an unmount of the nested one); a symlink
+/// planted in a writable volume that a later container of the pod mounts as its source.
+#[test]
+fn rro_volumes_nested_read_only_volumes_and_planted_sources_hold() {
+    let c = containerd();
+    let dir = tempfile::Builder::new()
+        .prefix("kata-nested-")
+        .tempdir_in("/tmp")
+        .expect("tempdir");
+    let (rro, p, secret) = (
+        dir.path().join("rro"),
+        dir.path().join("p"),
+        dir.path().join("secret"),
+    );
+    for d in [&rro, &p.join("sub"), &secret] {
+        std::fs::create_dir_all(d).expect("mkdir");
+    }
+    std::fs::write(rro.join("f"), b"rrodata").expect("write");
+    std::fs::write(p.join("sub/f"), b"subdata").expect("write");
+    std::fs::write(secret.join("f"), b"secret").expect("write");
+    let (rro_before, sub_before, secret_before) = (tree(&rro), tree(&p.join("sub")), tree(&secret));
+
+    let mount = |src: &Path, dst: &str, opt: &str| {
+        vec![
+            "--mount".to_string(),
+            format!(
+                "type=bind,src={},dst={dst},options=rbind:{opt}",
+                src.display()
+            ),
+        ]
+    };
+    let mut flags = vec!["--privileged".to_string()];
+    flags.extend(mount(&rro, "/rro", "rro"));
+    flags.extend(mount(&p, "/rwp", "rw"));
+    flags.extend(mount(&p.join("sub"), "/rwp/sub", "ro"));
+    run_detached(&c, "hn", &flags, &sandbox_annotations("hn"));
+
+    let attack = format!(
+        "{PROBES}
+        probe /rro f
+        probe /rwp/sub f
+        mkdir -p /mnt/x && mount --bind /rwp /mnt/x && echo BOUND
+        probe /mnt/x/sub f
+        umount /rwp/sub && echo UNMOUNTED
+        probe /rwp/sub f
+        mkdir -p /mnt/share && mount -t virtiofs kataShared /mnt/share && echo SHARE
+        for d in /mnt/share/*-rwp; do probe $d/sub f; done
+        echo top > /rwp/top && echo TOPWRITTEN
+        ln -s {} /rwp/planted && echo PLANTED",
+        secret.display()
+    );
+    let out = exec(&c, "hn", "attack", &attack, &[]);
+    assert!(out.contains("SEEN /rro/f rrodata"), "{out}");
+    assert!(out.contains("SEEN /mnt/x/sub/f subdata"), "{out}");
+    for step in ["BOUND", "UNMOUNTED", "TOPWRITTEN", "PLANTED"] {
+        assert!(out.contains(step), "{step} missing: {out}");
+    }
+    assert!(out.matches("PROBED").count() >= 4, "{out}");
+    assert!(breaches(&out).is_empty(), "{:#?}", breaches(&out));
+    assert_eq!(
+        std::fs::read(p.join("top")).expect("the writable volume works"),
+        b"top\n"
+    );
+
+    // A later container of the pod mounts the planted symlink: refused, naming it.
+    let mut late = vec!["--mount".to_string()];
+    late.push(format!(
+        "type=bind,src={},dst=/x,options=rbind:rw",
+        p.join("planted").display()
+    ));
+    let mut args: Vec<&str> = vec!["run", "-d", "--runtime", "io.containerd.kata.v2"];
+    args.extend(late.iter().map(String::as_str));
+    let ann = member_annotations("hn");
+    for a in &ann {
+        args.push("--annotation");
+        args.push(a);
+    }
+    args.extend_from_slice(&[IMAGE, "hn-late", "sh", "-c", SLEEPER]);
+    let run = c.ctr(&args, None, 180).expect("ctr run");
+    assert_ne!(run.code, Some(0), "the planted symlink was followed");
+    assert!(
+        run.stderr.contains("planted"),
+        "the error does not name the symlink: {}",
+        run.stderr
+    );
+    let _ = c.ctr(&["task", "delete", "hn-late"], None, 60);
+    let _ = c.ctr(&["container", "delete", "hn-late"], None, 30);
+
+    remove(&c, "hn");
+    drop(c);
+    assert_no_leftovers(TEARDOWN);
+    assert_eq!(tree(&rro), rro_before, "the rro volume changed");
+    assert_eq!(
+        tree(&p.join("sub")),
+        sub_before,
+        "the nested read-only volume changed"
+    );
+    assert_eq!(tree(&secret), secret_before, "the host directory changed");
+}

@@ -5,45 +5,14 @@
 use std::path::Path;
 use std::time::Duration;
 
-use kata_e2e_tests::{assert_no_leftovers, pids_named, PrivateContainerd};
+use kata_e2e_tests::{
+    assert_no_leftovers, only_pid, pids_named, status_field, PrivateContainerd, IMAGE,
+};
 
 const TEARDOWN: Duration = Duration::from_secs(20);
-const IMAGE: &str = "docker.io/library/busybox:latest";
 
 fn containerd() -> PrivateContainerd {
     PrivateContainerd::start_clean(TEARDOWN)
-}
-
-/// The value after `key` in `/proc/<pid>/status`.
-fn status_field(pid: u32, key: &str) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(key))
-        .map(|v| v.trim().to_string())
-        .unwrap_or_default()
-}
-
-fn only_pid(name: &str) -> u32 {
-    let pids = pids_named(name);
-    assert_eq!(pids.len(), 1, "expected one {name}, found {pids:?}");
-    pids[0]
-}
-
-fn run_detached(c: &PrivateContainerd, id: &str, annotations: &[&str]) {
-    let mut args: Vec<&str> = vec!["run", "-d", "--runtime", "io.containerd.kata.v2"];
-    for a in annotations {
-        args.extend(["--annotation", a]);
-    }
-    args.extend([
-        IMAGE,
-        id,
-        "sh",
-        "-c",
-        "trap 'exit 0' TERM; while true; do sleep 1; done",
-    ]);
-    let out = c.ctr(&args, None, 180).expect("ctr run -d");
-    assert_eq!(out.code, Some(0), "run {id}: {}", out.stderr);
 }
 
 fn exec_echo(c: &PrivateContainerd, id: &str) {
@@ -56,16 +25,6 @@ fn exec_echo(c: &PrivateContainerd, id: &str) {
         .expect("ctr task exec");
     assert_eq!(out.code, Some(0), "exec in {id}: {}", out.stderr);
     assert_eq!(out.stdout_text().trim(), "alive");
-}
-
-fn remove(c: &PrivateContainerd, id: &str) {
-    let _ = c.ctr(&["task", "kill", "-s", "SIGKILL", id], None, 30);
-    c.wait_task(id, 120, |s| matches!(s, Some("STOPPED") | None));
-    let _ = c.ctr(&["task", "delete", id], None, 60);
-    let out = c
-        .ctr(&["container", "delete", id], None, 30)
-        .expect("container delete");
-    assert_eq!(out.code, Some(0), "container delete {id}: {}", out.stderr);
 }
 
 /// Whether the CPU offers hardware virtualization (without it every pod runs under TCG).
@@ -96,7 +55,7 @@ fn kata_mounts(mountinfo: &str) -> Vec<&str> {
 #[test]
 fn shipped_config_confines_qemu_virtiofsd_and_the_shims_mounts() {
     let c = containerd();
-    run_detached(&c, "confined", &[]);
+    c.run_detached("confined", &[]);
     exec_echo(&c, "confined");
 
     let qemu = only_pid("qemu-system-x86_64");
@@ -145,7 +104,7 @@ fn shipped_config_confines_qemu_virtiofsd_and_the_shims_mounts() {
         .map(|d| std::fs::read_to_string(d.join("containerd.log")).unwrap_or_default())
         .unwrap_or_default();
 
-    remove(&c, "confined");
+    c.remove("confined");
     drop(c);
     assert_no_leftovers(TEARDOWN);
 
@@ -220,7 +179,7 @@ fn rootless_runs_qemu_unprivileged() {
         text.replace("\nrootless = false\n", "\nrootless = true\n"),
     )
     .expect("write config");
-    run_detached(&c, "rootless", &[]);
+    c.run_detached("rootless", &[]);
     exec_echo(&c, "rootless");
     let qemu = only_pid("qemu-system-x86_64");
     let uid = status_field(qemu, "Uid:");
@@ -229,7 +188,7 @@ fn rootless_runs_qemu_unprivileged() {
     let seccomp = status_field(qemu, "Seccomp:");
     // The confined vhost-device-vsock and the rootless QEMU share the unprivileged user.
     let vsock_uid = status_field(only_pid("vhost-device-vsock"), "Uid:");
-    remove(&c, "rootless");
+    c.remove("rootless");
     drop(c);
     assert_no_leftovers(TEARDOWN);
 

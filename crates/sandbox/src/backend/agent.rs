@@ -106,6 +106,29 @@ impl Agent for KataAgent {
         Ok(())
     }
 
+    async fn check(&self, timeout: Duration) -> AgentResult<()> {
+        use kata_agent_client::kata_protocols::health::health_check_response::ServingStatus;
+        let status = self.client.check(timeout).await.map_err(|e| {
+            let kind = match e {
+                kata_agent_client::Error::RpcTimeout { .. } => ErrorKind::DeadlineExceeded,
+                _ => ErrorKind::Unavailable,
+            };
+            let msg = match std::error::Error::source(&e) {
+                Some(cause) => format!("{e}: {cause}"),
+                None => e.to_string(),
+            };
+            AgentError::new(kind, msg)
+        })?;
+        if status == ServingStatus::SERVING {
+            Ok(())
+        } else {
+            Err(AgentError::new(
+                ErrorKind::Unavailable,
+                format!("agent health status {status:?}, not SERVING"),
+            ))
+        }
+    }
+
     async fn create_container(&self, req: ContainerRequest) -> AgentResult<()> {
         let r = create_container_to_pb(&req);
         self.client

@@ -9,5 +9,6 @@ pub mod mountpoints;
 pub mod readonly;
 pub mod rootfs;
 pub mod shared;
+pub mod shares;
 pub mod state;
 pub mod volumes;

@@ -30,6 +30,50 @@ pub fn open_nofollow(path: &Path) -> Result<File> {
     Ok(file)
 }
 
+/// Opens `path` as an `O_PATH` handle with `openat2(2)` and `RESOLVE_NO_SYMLINKS`: no
+/// component may be a symlink. For a path resolved beforehand into one without symlinks
+/// ([`crate::host::shares::resolve_source`]), this closes the window in which a guest swaps a
+/// directory of a writable share for a symlink between the resolution and the mount.
+///
+/// Errors: [`Error::Io`] naming `path` (`ELOOP` when a component is a symlink; `ENOSYS` on a
+/// kernel older than 5.6).
+pub fn open_no_symlinks(path: &Path) -> Result<File> {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|e| Error::io("open", path, std::io::Error::other(e)))?;
+    /// `struct open_how` of openat2(2) (libc's is non-exhaustive).
+    #[repr(C)]
+    struct OpenHow {
+        flags: u64,
+        mode: u64,
+        resolve: u64,
+    }
+    let how = OpenHow {
+        flags: (libc::O_PATH | libc::O_CLOEXEC | libc::O_NOFOLLOW) as u64,
+        mode: 0,
+        resolve: libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS,
+    };
+    // SAFETY: openat2(2) reads the NUL-terminated path and `how` (of the size passed); both
+    // live across the call. It returns a new descriptor or -1.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            libc::AT_FDCWD,
+            c_path.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    if fd < 0 {
+        return Err(Error::io("open", path, std::io::Error::last_os_error()));
+    }
+    let fd = i32::try_from(fd)
+        .map_err(|_| Error::io("open", path, std::io::Error::other("bad descriptor")))?;
+    // SAFETY: `fd` was just returned by the kernel and is owned by nobody else.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
 fn fd_path(file: &File) -> PathBuf {
     PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()))
 }

@@ -64,10 +64,10 @@ fn clone_tree(dir: &File) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// Makes every mount of the detached tree `tree` read-only and private.
-fn seal_tree(tree: &OwnedFd) -> io::Result<()> {
+/// Makes every mount of the detached tree `tree` private, and read-only when `readonly`.
+fn seal_tree(tree: &OwnedFd, readonly: bool) -> io::Result<()> {
     let attr = libc::mount_attr {
-        attr_set: libc::MOUNT_ATTR_RDONLY,
+        attr_set: if readonly { libc::MOUNT_ATTR_RDONLY } else { 0 },
         attr_clr: 0,
         propagation: libc::MS_PRIVATE,
         userns_fd: 0,
@@ -118,9 +118,25 @@ fn attach(tree: &OwnedFd, target: &File) -> io::Result<()> {
 pub fn bind_readonly(source: &Path, target: &Path) -> Result<()> {
     let src = open_nofollow(source)?;
     let tgt = open_nofollow(target)?;
-    let tree = clone_tree(&src).map_err(|e| Error::io("clone the mount tree of", source, e))?;
-    seal_tree(&tree).map_err(|e| Error::io("make read-only", target, e))?;
-    attach(&tree, &tgt).map_err(|e| Error::io("attach read-only bind on", target, e))
+    bind_tree(&src, &tgt, true, (source, target))
+}
+
+/// Clones the mount tree open as `src` (recursively), makes it private (never a propagation
+/// peer of the source's mount, so nothing mounted later below the copy reaches the host's
+/// tree), read-only when `readonly`, and attaches it on `tgt`. `names` (source, target) name
+/// the two in errors.
+///
+/// Errors: [`Error::Io`] naming the source or the target.
+pub fn bind_tree(src: &File, tgt: &File, readonly: bool, names: (&Path, &Path)) -> Result<()> {
+    let (source, target) = names;
+    let tree = clone_tree(src).map_err(|e| Error::io("clone the mount tree of", source, e))?;
+    let op = if readonly {
+        "make read-only"
+    } else {
+        "make private"
+    };
+    seal_tree(&tree, readonly).map_err(|e| Error::io(op, target, e))?;
+    attach(&tree, tgt).map_err(|e| Error::io("attach bind on", target, e))
 }
 
 /// Moves whatever is mounted at `staging` (recursively) onto `target` as a read-only tree: the
@@ -200,9 +216,12 @@ pub fn verify_entries(
     })?;
     let counterpart = layout.shared_dir().join(rel);
     for root in [target, counterpart.as_path()] {
-        let mut found = false;
-        for e in under(entries, root) {
-            found |= e.mount_point == root;
+        // A mount stacked on `root` (a seal over a writable share) hides the ones before it:
+        // only the topmost mount at `root` and what was mounted after it count.
+        let Some(top) = entries.iter().rposition(|e| e.mount_point == root) else {
+            return Err(fail(format!("no mount at {}", root.display())));
+        };
+        for e in under(&entries[top..], root) {
             if !e.readonly {
                 return Err(fail(format!(
                     "the mount at {} is writable, refusing a read-only mount that the guest \
@@ -210,9 +229,6 @@ pub fn verify_entries(
                     e.mount_point.display()
                 )));
             }
-        }
-        if !found {
-            return Err(fail(format!("no mount at {}", root.display())));
         }
     }
     Ok(())

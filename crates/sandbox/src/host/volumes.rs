@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::host::cleanup::CleanupStep;
 use crate::host::layout::GUEST_SHARED_DIR;
 use crate::host::layout::{guest_shared, Layout, GUEST_EPHEMERAL_DIR, GUEST_SANDBOX_SHM};
+use crate::host::shares::{resolve_source, Seal, Share, Shares};
 use crate::host::{mount, readonly};
 
 /// What to do on the host for one OCI mount.
@@ -71,7 +72,7 @@ pub fn plan_mount(m: &ClassifiedMount, container_id: &str, index: usize) -> Volu
     }
     VolumeAction::Share {
         name: format!("{container_id}-{index}-{}", base_name(dest)),
-        readonly: m.options.iter().any(|o| o == "ro"),
+        readonly: is_readonly(&m.options),
         source,
     }
 }
@@ -101,19 +102,61 @@ fn guest_mount(
         })
 }
 
+/// True when the mount options ask for a read-only mount, in any spelling: `ro`, or `rro`
+/// (recursively read-only, `mount_setattr(2)`'s `MOUNT_ATTR_RDONLY` with `AT_RECURSIVE`, which
+/// runc and containerd accept). On the host both become the sealed read-only tree, which is
+/// recursive.
+pub fn is_readonly(options: &[String]) -> bool {
+    options.iter().any(|o| o == "ro" || o == "rro")
+}
+
+/// Guest bind options: `rbind`, plus `ro` for every read-only spelling (the guest binds the
+/// host's sealed tree, read-only in every mount already).
 fn bind_options(m: &ClassifiedMount) -> Vec<String> {
     let mut opts = vec!["rbind".to_owned()];
-    if m.options.iter().any(|o| o == "ro") {
+    if is_readonly(&m.options) {
         opts.push("ro".to_owned());
     }
     opts
 }
 
+/// Binds a read-only `seal.source` over `seal.target`, inside a writable share's copy, and
+/// checks it is read-only in `mounts/` and `shared/`. Both paths are opened without following
+/// any symlink (the guest may have swapped one in).
+fn apply_seal(
+    layout: &Layout,
+    container_id: &str,
+    seal: &Seal,
+    shares: &mut Shares,
+    steps: &mut Vec<CleanupStep>,
+) -> Result<()> {
+    let src = mount::open_no_symlinks(&seal.source)?;
+    let tgt = mount::open_no_symlinks(&seal.target)?;
+    readonly::bind_tree(&src, &tgt, true, (&seal.source, &seal.target))?;
+    let step = CleanupStep::Unmount {
+        path: seal.target.clone(),
+    };
+    steps.push(step.clone());
+    if let Some(owner) = seal.rw_owner.as_deref().filter(|o| *o != container_id) {
+        shares.add_foreign_step(owner, step);
+    }
+    let what = format!(
+        "read-only {} inside the writable volume at {}",
+        seal.source.display(),
+        seal.target.display()
+    );
+    readonly::verify(layout, &seal.target, &what)
+}
+
 /// Runs the host side of every mount (recording steps) and returns what the guest gets.
+/// `shares` is the sandbox's registry: shared volumes are resolved against it (no symlink inside
+/// a writable share is followed), added to it, and sealed against each other
+/// ([`crate::host::shares`]).
 pub fn apply(
     layout: &Layout,
     container_id: &str,
     classified: &[ClassifiedMount],
+    shares: &mut Shares,
     steps: &mut Vec<CleanupStep>,
 ) -> Result<GuestVolumes> {
     let mut out = GuestVolumes::default();
@@ -142,9 +185,13 @@ pub fn apply(
                 readonly,
             } => {
                 let target = layout.mount_path(&name);
-                let source = std::fs::canonicalize(&source)
-                    .map_err(|e| Error::io("resolve mount source", &source, e))?;
-                if source.is_dir() {
+                let source = resolve_source(&source, &shares.writable_sources())?;
+                let src = mount::open_no_symlinks(&source)?;
+                let is_dir = src
+                    .metadata()
+                    .map_err(|e| Error::io("stat", &source, e))?
+                    .is_dir();
+                if is_dir {
                     for made in mount::create_dirs(&target)? {
                         steps.push(CleanupStep::RemoveDir { path: made });
                     }
@@ -154,7 +201,8 @@ pub fn apply(
                         path: target.clone(),
                     });
                 }
-                mount::bind(&source, &target, readonly)?;
+                let tgt = mount::open_nofollow(&target)?;
+                readonly::bind_tree(&src, &tgt, readonly, (&source, &target))?;
                 steps.push(CleanupStep::Unmount {
                     path: target.clone(),
                 });
@@ -163,6 +211,15 @@ pub fn apply(
                     let what = format!("read-only volume {}", m.destination.display());
                     readonly::verify(layout, &target, &what)?;
                 }
+                for seal in shares.seals_for(&source, &target, readonly) {
+                    apply_seal(layout, container_id, &seal, shares, steps)?;
+                }
+                shares.add(Share {
+                    container_id: container_id.to_owned(),
+                    source,
+                    target,
+                    readonly,
+                });
                 out.mounts.push(guest_mount(
                     m,
                     guest_shared(&name),
@@ -351,7 +408,14 @@ mod tests {
             ),
         ];
         let mut steps = Vec::new();
-        let g = apply(&layout, "c1", &classified, &mut steps).expect("apply");
+        let g = apply(
+            &layout,
+            "c1",
+            &classified,
+            &mut Shares::default(),
+            &mut steps,
+        )
+        .expect("apply");
         assert!(steps.is_empty(), "no host action expected: {steps:?}");
         assert_eq!(g.mounts.len(), 3);
         assert_eq!(g.storages[0].driver, "local");
@@ -364,5 +428,204 @@ mod tests {
             g.mounts[2].source().as_deref(),
             Some(Path::new("/run/kata-containers/sandbox/ephemeral/cache"))
         );
+    }
+
+    fn is_root() -> bool {
+        nix::unistd::geteuid().is_root()
+    }
+
+    fn erofs(r: std::io::Result<()>) -> bool {
+        matches!(r, Err(e) if e.raw_os_error() == Some(libc::EROFS))
+    }
+
+    #[test]
+    fn every_read_only_spelling_is_read_only_on_host_and_guest() {
+        let r = MountStorage::Regular;
+        for opt in ["ro", "rro"] {
+            let m = cm("/data", "/srv/d", "bind", &["rbind", opt], r);
+            assert!(
+                matches!(
+                    plan_mount(&m, "c", 0),
+                    VolumeAction::Share { readonly: true, .. }
+                ),
+                "{opt}"
+            );
+            assert_eq!(bind_options(&m), vec!["rbind", "ro"], "{opt}");
+        }
+        let m = cm("/data", "/srv/d", "bind", &["rbind", "rw"], r);
+        assert!(matches!(
+            plan_mount(&m, "c", 0),
+            VolumeAction::Share {
+                readonly: false,
+                ..
+            }
+        ));
+        assert_eq!(bind_options(&m), vec!["rbind"]);
+    }
+
+    /// A pod directory with `mounts/` and `shared/`, and a host source `p` holding `sub/f`.
+    fn pod(dir: &Path) -> (Layout, Vec<CleanupStep>, PathBuf) {
+        let layout = Layout::new(
+            "sb",
+            crate::host::layout::Roots {
+                shared: dir.join("shared"),
+                state: dir.join("state"),
+                vm: dir.join("vm"),
+            },
+        );
+        let mut steps = Vec::new();
+        crate::host::shared::setup_shared_dirs(&layout, &mut steps).expect("setup");
+        let p = std::fs::canonicalize(dir).expect("canonicalize").join("p");
+        std::fs::create_dir_all(p.join("sub")).expect("mkdir");
+        std::fs::write(p.join("sub/f"), b"host").expect("write");
+        (layout, steps, p)
+    }
+
+    fn bind(dest: &str, src: &Path, opt: &str) -> ClassifiedMount {
+        cm(
+            dest,
+            &src.display().to_string(),
+            "bind",
+            &["rbind", opt],
+            MountStorage::Regular,
+        )
+    }
+
+    /// Writes through every host copy of the writable volume `name`: (its `sub/f`, a new file
+    /// at its top), in `mounts/` and in `shared/`.
+    fn writes(layout: &Layout, name: &str) -> Vec<(bool, bool)> {
+        [layout.mount_path(name), layout.shared_dir().join(name)]
+            .iter()
+            .map(|base| {
+                (
+                    erofs(std::fs::write(base.join("sub/f"), b"guest")),
+                    std::fs::write(base.join("top"), b"guest").is_ok(),
+                )
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_read_only_volume_inside_a_writable_one_is_sealed_in_its_copy_in_both_orders() {
+        if !is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (layout, sandbox_steps, p) = pod(dir.path());
+        let mut shares = Shares::default();
+
+        // One container: writable /rwp, then read-only /rwp/sub (with `rro`).
+        let mut c1 = Vec::new();
+        let one = apply(
+            &layout,
+            "c1",
+            &[
+                bind("/rwp", &p, "rw"),
+                bind("/rwp/sub", &p.join("sub"), "rro"),
+            ],
+            &mut shares,
+            &mut c1,
+        );
+        let w1 = writes(&layout, "c1-0-rwp");
+        // Another container: read-only /ro on p/sub first, then writable /w on p.
+        let mut c2 = Vec::new();
+        let two = apply(
+            &layout,
+            "c2",
+            &[bind("/ro", &p.join("sub"), "ro"), bind("/w", &p, "rw")],
+            &mut shares,
+            &mut c2,
+        );
+        let w2 = writes(&layout, "c2-1-w");
+        // A third, read-only on p itself: c1's and c2's writable copies are sealed whole, and
+        // c1 and c2 get the unmount steps of those seals.
+        let mut c3 = Vec::new();
+        let three = apply(
+            &layout,
+            "c3",
+            &[bind("/all", &p, "ro")],
+            &mut shares,
+            &mut c3,
+        );
+        let top_sealed = erofs(std::fs::write(layout.shared_dir().join("c1-0-rwp/x"), b"g"));
+        let mut foreign = shares.take_foreign_steps();
+        foreign.sort_by(|a, b| a.0.cmp(&b.0));
+        for (owner, step) in &foreign {
+            match owner.as_str() {
+                "c1" => c1.push(step.clone()),
+                "c2" => c2.push(step.clone()),
+                other => panic!("step for {other}"),
+            }
+        }
+        // c1 goes first (its foreign seal step too), then c3, c2, the sandbox.
+        let mut failures = Vec::new();
+        for list in [&c1, &c3, &c2, &sandbox_steps] {
+            failures.extend(crate::host::cleanup::run_steps(list).await);
+        }
+        one.expect("c1 volumes");
+        two.expect("c2 volumes");
+        three.expect("c3 volumes");
+        assert!(failures.is_empty(), "{failures:?}");
+        assert!(!layout.sandbox_dir().exists(), "left behind");
+        // c2's /ro and c3's /all in c1's copy, c3's /all in c2's.
+        assert_eq!(foreign.len(), 3, "{foreign:?}");
+        for w in [&w1, &w2] {
+            assert_eq!(
+                w,
+                &vec![(true, true), (true, true)],
+                "sealed sub, writable top"
+            );
+        }
+        assert!(
+            top_sealed,
+            "the copy of a source shared read-only stays writable"
+        );
+        assert_eq!(std::fs::read(p.join("sub/f")).expect("read"), b"host");
+        assert!(p.join("top").exists());
+    }
+
+    #[tokio::test]
+    async fn a_symlink_planted_in_a_writable_volume_is_not_followed_by_a_later_mount() {
+        if !is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (layout, sandbox_steps, p) = pod(dir.path());
+        let secret = p.parent().expect("parent").join("secret");
+        std::fs::create_dir(&secret).expect("mkdir");
+        let mut shares = Shares::default();
+        let mut c1 = Vec::new();
+        let first = apply(
+            &layout,
+            "c1",
+            &[bind("/rwp", &p, "rw")],
+            &mut shares,
+            &mut c1,
+        );
+        // The guest plants a symlink through the writable volume.
+        std::os::unix::fs::symlink(&secret, p.join("planted")).expect("symlink");
+        let mut c2 = Vec::new();
+        let late = apply(
+            &layout,
+            "c2",
+            &[bind("/x", &p.join("planted"), "rw")],
+            &mut shares,
+            &mut c2,
+        );
+        let mut failures = Vec::new();
+        for list in [&c2, &c1, &sandbox_steps] {
+            failures.extend(crate::host::cleanup::run_steps(list).await);
+        }
+        first.expect("c1");
+        let err = late.expect_err("the planted symlink must be refused");
+        let text = format!("{err}: {err:?}");
+        assert!(
+            text.contains("planted") && text.contains("mount source"),
+            "{text}"
+        );
+        assert!(failures.is_empty(), "{failures:?}");
+        assert!(!layout.sandbox_dir().exists(), "left behind");
     }
 }

@@ -12,6 +12,7 @@ use crate::agent::Agent;
 use crate::error::{Error, Result};
 use crate::host::cleanup::CleanupStep;
 use crate::host::layout::Layout;
+use crate::host::shares::Shares;
 use crate::host::state::SandboxState;
 use crate::types::{
     CreateContainer, Event, ExitStatus, ProcessInfo, ProcessRef, VM_DIED_EXIT_CODE,
@@ -57,13 +58,21 @@ pub(crate) enum Done {
         result: Result<()>,
         reply: Reply<()>,
     },
+    /// A SIGKILL of `process` got no answer and neither did the health check that followed:
+    /// the loop stops the VM, then replies `Ok`.
+    AgentUnresponsive {
+        process: ProcessRef,
+        /// Both failures, for the log.
+        cause: String,
+        reply: Reply<()>,
+    },
 }
 
 impl Done {
     /// The process whose queued commands may go once this is applied.
     fn key(&self) -> Option<ProcessRef> {
         match self {
-            Done::Replied => None,
+            Done::Replied | Done::AgentUnresponsive { .. } => None,
             Done::Created { req, .. } => Some(ProcessRef::new(req.id.clone(), None)),
             Done::Started { process, .. } | Done::Removed { process, .. } => Some(process.clone()),
             Done::Paused { container_id, .. } | Done::Resumed { container_id, .. } => {
@@ -109,6 +118,8 @@ pub(crate) struct SandboxTask {
     pub torn_down: bool,
     pub containers: BTreeMap<String, Container>,
     pub state: SandboxState,
+    /// The volumes shared with the guest ([`crate::host::shares`]).
+    pub shares: Shares,
     /// Agent calls in flight, each ending in a [`Done`].
     pub inflight: JoinSet<Done>,
     /// Processes with a call in flight, and the commands on them that wait for it.
@@ -144,6 +155,7 @@ impl SandboxTask {
             torn_down: false,
             containers: BTreeMap::new(),
             state,
+            shares: Shares::default(),
             inflight: JoinSet::new(),
             waiting: HashMap::new(),
             ready: VecDeque::new(),
@@ -258,6 +270,14 @@ impl SandboxTask {
                 result,
                 reply: r,
             } => reply(r, self.finish_resume(container_id, result)),
+            Done::AgentUnresponsive {
+                process,
+                cause,
+                reply: r,
+            } => {
+                self.stop_unresponsive_vm(&process, &cause).await;
+                reply(r, Ok(()));
+            }
         }
         if let Some(queue) = key.and_then(|k| self.waiting.remove(&k)) {
             self.ready.extend(queue);
@@ -286,22 +306,48 @@ impl SandboxTask {
                     return;
                 }
                 tracing::error!(sandbox = %self.layout.sandbox_id, "the vm exited unexpectedly");
-                self.vm_dead = true;
-                if let Some(watch) = self.oom_watch.take() {
-                    watch.abort();
-                }
-                let mut running = Vec::new();
-                for (cid, c) in &self.containers {
-                    running.push(ProcessRef::new(cid.clone(), None));
-                    for eid in c.execs.keys() {
-                        running.push(ProcessRef::new(cid.clone(), Some(eid.clone())));
-                    }
-                }
-                for p in running {
-                    self.on_exit(&p, ExitStatus::now(VM_DIED_EXIT_CODE));
-                }
+                self.vm_gone();
             }
         }
+    }
+
+    /// The VM is gone: every process of the pod exits with [`VM_DIED_EXIT_CODE`] (one
+    /// `Exited` event each); only deletes and teardown remain possible.
+    fn vm_gone(&mut self) {
+        self.vm_dead = true;
+        if let Some(watch) = self.oom_watch.take() {
+            watch.abort();
+        }
+        let mut running = Vec::new();
+        for (cid, c) in &self.containers {
+            running.push(ProcessRef::new(cid.clone(), None));
+            for eid in c.execs.keys() {
+                running.push(ProcessRef::new(cid.clone(), Some(eid.clone())));
+            }
+        }
+        for p in running {
+            self.on_exit(&p, ExitStatus::now(VM_DIED_EXIT_CODE));
+        }
+    }
+
+    /// Stops the VM (QEMU and its daemons) of an agent that took neither a SIGKILL of
+    /// `process` nor a health check: the shim owns the VM, so a guest that starves its agent
+    /// still cannot keep its pod alive. The processes end as on [`Internal::VmExited`].
+    async fn stop_unresponsive_vm(&mut self, process: &ProcessRef, cause: &str) {
+        if self.torn_down || self.vm_dead {
+            return;
+        }
+        tracing::error!(
+            sandbox = %self.layout.sandbox_id,
+            container = %process.container_id,
+            cause,
+            "agent unresponsive to SIGKILL of {}: stopping the VM",
+            process.id()
+        );
+        if let Some(vm) = &self.vm {
+            vm.stop().await;
+        }
+        self.vm_gone();
     }
 
     fn on_exit(&mut self, p: &ProcessRef, status: ExitStatus) {

@@ -31,6 +31,12 @@ impl SandboxTask {
         let mut steps = Vec::new();
         let prepared = self.prepare(&req, &spec, &mut steps);
         self.state.containers.insert(req.id.clone(), steps.clone());
+        // Seals made inside other containers' writable volumes go before those volumes do.
+        for (owner, step) in self.shares.take_foreign_steps() {
+            if let Some(list) = self.state.containers.get_mut(&owner) {
+                list.push(step);
+            }
+        }
         self.persist();
         let after = self.options.timeouts.create_container;
         let key = ProcessRef::new(req.id.clone(), None);
@@ -92,6 +98,8 @@ impl SandboxTask {
             if matches!(e, Error::AgentDeadline { .. }) {
                 self.forget_in_guest(&req.id);
             }
+            // The recorded list may have grown (seals made by later containers).
+            let steps = self.state.containers.get(&req.id).cloned().unwrap_or(steps);
             self.release_container_steps(&req.id, &steps).await;
             return Err(e);
         }
@@ -114,7 +122,7 @@ impl SandboxTask {
     }
 
     fn prepare(
-        &self,
+        &mut self,
         req: &CreateContainer,
         spec: &oci_spec::runtime::Spec,
         steps: &mut Vec<CleanupStep>,
@@ -138,7 +146,7 @@ impl SandboxTask {
             steps,
         )?;
         let classified = kata_oci::classify_mounts(spec);
-        let guest = volumes::apply(&self.layout, &req.id, &classified, steps)?;
+        let guest = volumes::apply(&self.layout, &req.id, &classified, &mut self.shares, steps)?;
         Ok(ContainerRequest {
             container_id: req.id.clone(),
             exec_id: req.id.clone(),
@@ -149,6 +157,7 @@ impl SandboxTask {
 
     /// Undoes a container's host steps and forgets them.
     pub(crate) async fn release_container_steps(&mut self, id: &str, steps: &[CleanupStep]) {
+        self.shares.remove_container(id);
         let failures = run_steps(steps).await;
         if failures.is_empty() {
             self.state.containers.remove(id);

@@ -23,6 +23,9 @@ pub struct AgentTimeouts {
     pub request: Duration,
     /// Quick calls: `SignalProcess`, `TtyWinResize`, `CloseStdin`, `StatsContainer`: 10 s.
     pub quick: Duration,
+    /// `grpc.Health/Check` after a SIGKILL got no answer: 3 s. An agent that misses it is
+    /// taken for dead and its VM is stopped.
+    pub health: Duration,
 }
 
 impl Default for AgentTimeouts {
@@ -31,6 +34,7 @@ impl Default for AgentTimeouts {
             create_container: Duration::from_secs(60),
             request: Duration::from_secs(60),
             quick: Duration::from_secs(10),
+            health: Duration::from_secs(3),
         }
     }
 }

@@ -41,6 +41,10 @@ struct FakeAgent {
     block_create: std::sync::atomic::AtomicBool,
     /// `ExecProcess` never answers.
     block_exec: std::sync::atomic::AtomicBool,
+    /// `SignalProcess` never answers (a guest that starves its agent).
+    block_signal: std::sync::atomic::AtomicBool,
+    /// `Check` never answers.
+    block_check: std::sync::atomic::AtomicBool,
     /// `CreateContainer` answers after this many milliseconds.
     create_delay_ms: std::sync::atomic::AtomicU64,
     oom: Mutex<OomMode>,
@@ -68,6 +72,13 @@ impl Agent for FakeAgent {
     }
     async fn destroy_sandbox(&self) -> AgentResult<()> {
         self.log("DestroySandbox");
+        Ok(())
+    }
+    async fn check(&self, _timeout: Duration) -> AgentResult<()> {
+        self.log("Check");
+        if self.block_check.load(std::sync::atomic::Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
         Ok(())
     }
     async fn create_container(&self, req: ContainerRequest) -> AgentResult<()> {
@@ -99,6 +110,9 @@ impl Agent for FakeAgent {
     }
     async fn signal_process(&self, _c: &str, eid: &str, sig: u32) -> AgentResult<()> {
         self.log(format!("SignalProcess {eid} {sig}"));
+        if self.block_signal.load(std::sync::atomic::Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
         Ok(())
     }
     async fn wait_process(&self, _c: &str, _e: &str) -> AgentResult<i32> {

@@ -16,6 +16,7 @@ fn short_deadlines() -> SandboxOptions {
             create_container: Duration::from_secs(2),
             request: Duration::from_secs(2),
             quick: Duration::from_secs(1),
+            health: Duration::from_millis(500),
         },
         ..SandboxOptions::default()
     }
@@ -283,4 +284,145 @@ async fn an_exec_the_guest_never_starts_ends_at_its_deadline() {
     r.agent.exit_with(137);
     r.handle.wait(sb1.clone()).await.expect("wait");
     r.handle.delete(sb1).await.expect("delete");
+}
+
+/// Runs the sandbox with a second container `c2`, started.
+async fn running_pod(r: &Rig) {
+    running_sandbox(r).await;
+    r.handle
+        .create_container(create_req(&r.root, "c2", None))
+        .await
+        .expect("create c2");
+    r.handle
+        .start(ProcessRef::new("c2", None))
+        .await
+        .expect("start c2");
+}
+
+#[tokio::test]
+async fn a_sigkill_a_starved_agent_never_takes_stops_the_vm() {
+    let Some(mut r) = rig_with(false, short_deadlines(), FakeAgent::default()) else {
+        return;
+    };
+    running_pod(&r).await;
+    drain(&mut r.events);
+    r.agent.block_signal.store(true, Ordering::SeqCst);
+    r.agent.block_check.store(true, Ordering::SeqCst);
+    let c2 = ProcessRef::new("c2", None);
+    let started = Instant::now();
+    // quick (1 s) + health (0.5 s), then the VM is stopped.
+    tokio::time::timeout(Duration::from_secs(4), r.handle.kill(c2.clone(), 9))
+        .await
+        .expect("Kill answered in bounded time")
+        .expect("the SIGKILL succeeds by stopping the VM");
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(3), "kill took {took:?}");
+    let calls = r.agent.calls();
+    assert!(
+        calls.contains(&"SignalProcess c2 9".to_string()),
+        "{calls:?}"
+    );
+    assert!(calls.contains(&"Check".to_string()), "{calls:?}");
+    assert!(*r.dead.borrow(), "the VM double was stopped");
+
+    let mut exited: Vec<(String, u32)> = drain(&mut r.events)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Exited {
+                process, status, ..
+            } => Some((process.id().to_owned(), status.code)),
+            _ => None,
+        })
+        .collect();
+    exited.sort();
+    assert_eq!(
+        exited,
+        [
+            ("c2".to_string(), VM_DIED_EXIT_CODE),
+            ("sb1".to_string(), VM_DIED_EXIT_CODE)
+        ],
+        "one exit event per process of the pod"
+    );
+    for id in ["c2", "sb1"] {
+        let p = ProcessRef::new(id, None);
+        let info = r.handle.state(p.clone()).await.expect("state");
+        assert_eq!(info.state, ProcessState::Stopped, "{id}");
+        let status = tokio::time::timeout(QUICK, r.handle.wait(p))
+            .await
+            .expect("wait answers")
+            .expect("wait");
+        assert_eq!(status.code, VM_DIED_EXIT_CODE);
+    }
+    // A second SIGKILL (containerd retries, `delete --force`) is a no-op.
+    tokio::time::timeout(QUICK, r.handle.kill(c2.clone(), 9))
+        .await
+        .expect("second kill answers")
+        .expect("second kill");
+    tokio::time::timeout(QUICK, r.handle.delete(c2))
+        .await
+        .expect("delete c2 answers")
+        .expect("delete c2");
+    tokio::time::timeout(
+        Duration::from_secs(8),
+        r.handle.delete(ProcessRef::new("sb1", None)),
+    )
+    .await
+    .expect("delete sb1 answers")
+    .expect("delete sb1");
+    assert!(!r.marker.exists(), "the daemons' steps were undone");
+    assert!(!r.layout.sandbox_dir().exists());
+}
+
+#[tokio::test]
+async fn a_sigkill_timeout_with_a_healthy_agent_keeps_the_vm() {
+    let Some(mut r) = rig_with(false, short_deadlines(), FakeAgent::default()) else {
+        return;
+    };
+    running_pod(&r).await;
+    drain(&mut r.events);
+    // Only SignalProcess hangs: the agent answers its health check.
+    r.agent.block_signal.store(true, Ordering::SeqCst);
+    let c2 = ProcessRef::new("c2", None);
+    let err = tokio::time::timeout(Duration::from_secs(4), r.handle.kill(c2.clone(), 9))
+        .await
+        .expect("Kill answered in bounded time")
+        .expect_err("the SIGKILL was not delivered");
+    assert_eq!(err.kind(), ErrorKind::DeadlineExceeded, "{err}");
+    assert!(r.agent.calls().contains(&"Check".to_string()));
+    assert!(!*r.dead.borrow(), "a live agent's VM keeps running");
+    let info = r.handle.state(c2).await.expect("state");
+    assert_eq!(info.state, ProcessState::Running);
+    assert!(
+        !drain(&mut r.events)
+            .iter()
+            .any(|e| matches!(e, Event::Exited { .. })),
+        "no process exited"
+    );
+    // A SIGTERM that times out never stops the VM, even with a dead agent.
+    r.agent.block_check.store(true, Ordering::SeqCst);
+    let err = r
+        .handle
+        .kill(ProcessRef::new("sb1", None), 15)
+        .await
+        .expect_err("SIGTERM not delivered");
+    assert_eq!(err.kind(), ErrorKind::DeadlineExceeded, "{err}");
+    assert!(!*r.dead.borrow(), "only a SIGKILL stops the VM");
+    r.agent.block_signal.store(false, Ordering::SeqCst);
+    r.agent.exit_with(137);
+    r.handle
+        .wait(ProcessRef::new("sb1", None))
+        .await
+        .expect("wait");
+    r.handle
+        .wait(ProcessRef::new("c2", None))
+        .await
+        .expect("wait");
+    r.handle
+        .delete(ProcessRef::new("c2", None))
+        .await
+        .expect("delete");
+    r.handle
+        .delete(ProcessRef::new("sb1", None))
+        .await
+        .expect("delete");
 }
