@@ -8,32 +8,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use kata_e2e_tests::{pids_named, HostSnapshot, PrivateContainerd};
+use kata_e2e_tests::{
+    only_pid, pids_named, HostSnapshot, PrivateContainerd, IMAGE, RUNTIME, SLEEPER,
+};
 
 const TEARDOWN: Duration = Duration::from_secs(20);
-const IMAGE: &str = "docker.io/library/busybox:latest";
-const RUNTIME: &str = "io.containerd.kata.v2";
 /// The exit code containerd sees for processes that were running when their VM died.
 const VM_DIED_EXIT_CODE: i32 = 255;
-/// A PID 1 that runs until SIGTERM.
-const IDLE: [&str; 3] = [
-    "sh",
-    "-c",
-    "trap 'exit 0' TERM; while true; do sleep 1; done",
-];
-
-fn run_detached(c: &PrivateContainerd, id: &str, annotations: &[&str]) {
-    let mut args: Vec<&str> = vec!["run", "-d", "--runtime", RUNTIME];
-    for a in annotations {
-        args.push("--annotation");
-        args.push(a);
-    }
-    args.extend_from_slice(&[IMAGE, id]);
-    args.extend_from_slice(&IDLE);
-    let out = c.ctr(&args, None, 180).expect("ctr run -d");
-    assert_eq!(out.code, Some(0), "run {id}: {}", out.stderr);
-}
-
 fn kill9(pid: u32) {
     let status = Command::new("kill")
         .args(["-9", &pid.to_string()])
@@ -42,66 +23,22 @@ fn kill9(pid: u32) {
     assert!(status.success(), "kill -9 {pid}");
 }
 
-/// The parent pid of `pid` (field 4 of `/proc/<pid>/stat`, after the parenthesised name).
-fn ppid(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, after_name) = stat.rsplit_once(')')?;
-    after_name.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// The only process named `name` whose parent has another name: the one its supervisor started
-/// (virtiofsd forks a sandboxed child).
-fn only_pid(name: &str) -> u32 {
-    let all = pids_named(name);
-    let tops: Vec<u32> = all
-        .iter()
-        .copied()
-        .filter(|p| ppid(*p).is_none_or(|pp| !all.contains(&pp)))
-        .collect();
-    assert_eq!(tops.len(), 1, "one {name} expected: {all:?}");
-    tops[0]
-}
-
-fn wait_stopped(c: &PrivateContainerd, id: &str) -> bool {
-    c.wait_task(id, 120, |s| s == Some("STOPPED"))
-}
-
-/// `ctr task delete` then `ctr container delete`, both must succeed.
-fn delete(c: &PrivateContainerd, id: &str) {
-    let out = c
-        .ctr(&["task", "delete", id], None, 60)
-        .expect("task delete");
-    assert_eq!(out.code, Some(0), "task delete {id}: {}", out.stderr);
-    let out = c
-        .ctr(&["container", "delete", id], None, 30)
-        .expect("container delete");
-    assert_eq!(out.code, Some(0), "container delete {id}: {}", out.stderr);
-}
-
-fn exec_output(c: &PrivateContainerd, id: &str, exec_id: &str, cmd: &[&str]) -> String {
-    let mut args = vec!["task", "exec", "--exec-id", exec_id, id];
-    args.extend_from_slice(cmd);
-    let out = c.ctr(&args, None, 60).expect("ctr task exec");
-    assert_eq!(out.code, Some(0), "exec in {id}: {}", out.stderr);
-    out.stdout_text().trim().to_string()
-}
-
 /// Kills `victim` (a host process of the sandbox) under a running container: the task must stop,
 /// delete cleanly, and the host return to its baseline.
 fn killed_under_a_running_container(victim: &str, id: &str) -> String {
     let (c, baseline) = PrivateContainerd::start_with_baseline(TEARDOWN);
     let _reaper = c.orphan_reaper();
-    run_detached(&c, id, &[]);
+    c.run_detached(id, &[]);
     kill9(only_pid(victim));
     assert!(
-        wait_stopped(&c, id),
+        c.wait_stopped(id),
         "the task did not stop after {victim} died"
     );
     assert!(
         pids_named("qemu-system-x86_64").is_empty(),
         "QEMU still runs after {victim} died"
     );
-    delete(&c, id);
+    c.delete_stopped(id);
     let log = c.log();
     drop(c);
     baseline.assert_restored(TEARDOWN);
@@ -135,7 +72,7 @@ fn vsock_daemon_killed_under_a_running_container() {
 fn shim_delete_cleans_up_after_a_sigkilled_shim() {
     let (c, baseline) = PrivateContainerd::start_with_baseline(TEARDOWN);
     let _reaper = c.orphan_reaper();
-    run_detached(&c, "orphan", &[]);
+    c.run_detached("orphan", &[]);
     kill9(only_pid("containerd-shim-kata-v2"));
     // containerd notices the dead shim and runs `containerd-shim-kata-v2 delete`.
     assert!(
@@ -190,8 +127,8 @@ fn containerd_restarted_while_a_pod_runs() {
         "io.kubernetes.cri.container-type=container",
         "io.kubernetes.cri.sandbox-id=rpod",
     ];
-    run_detached(&c, "rpod", &sandbox);
-    run_detached(&c, "rpod-app", &member);
+    c.run_detached_with("rpod", &[], &sandbox);
+    c.run_detached_with("rpod-app", &[], &member);
     let shim = only_pid("containerd-shim-kata-v2");
     let qemu = only_pid("qemu-system-x86_64");
 
@@ -206,7 +143,7 @@ fn containerd_restarted_while_a_pod_runs() {
     assert_eq!(c.task_status("rpod").as_deref(), Some("RUNNING"));
     assert_eq!(c.task_status("rpod-app").as_deref(), Some("RUNNING"));
     assert_eq!(
-        exec_output(&c, "rpod-app", "after", &["echo", "reconnected"]),
+        c.exec_output("rpod-app", "after", &["echo", "reconnected"]),
         "reconnected"
     );
     assert_eq!(pids_named("qemu-system-x86_64"), [qemu], "a second VM");
@@ -216,8 +153,8 @@ fn containerd_restarted_while_a_pod_runs() {
             .expect("kill");
         assert_eq!(out.code, Some(0), "kill {id}: {}", out.stderr);
         // The exit event reaches the new containerd.
-        assert!(wait_stopped(&c, id), "{id} did not stop after the restart");
-        delete(&c, id);
+        assert!(c.wait_stopped(id), "{id} did not stop after the restart");
+        c.delete_stopped(id);
     }
     drop(c);
     baseline.assert_restored(TEARDOWN);
@@ -232,7 +169,7 @@ fn containerd_killed_while_a_vm_boots() {
     std::thread::scope(|s| {
         let runner = s.spawn(|| {
             let mut args = vec!["run", "-d", "--runtime", RUNTIME, IMAGE, "booting"];
-            args.extend_from_slice(&IDLE);
+            args.extend_from_slice(&["sh", "-c", SLEEPER]);
             c.ctr(&args, None, 180)
         });
         let mut booting = false;
@@ -453,14 +390,14 @@ fn sigkill_of_a_pod_whose_agent_is_starved_stops_the_vm() {
         "kill took {:?}",
         started.elapsed()
     );
-    assert!(wait_stopped(&c, id), "the task did not stop");
+    assert!(c.wait_stopped(id), "the task did not stop");
     assert!(
         pids_named("qemu-system-x86_64").is_empty(),
         "QEMU still runs after the kill"
     );
     let out = c.ctr(&["task", "ls"], None, 30).expect("ctr task ls");
     assert!(out.stdout_text().contains(id), "{}", out.stdout_text());
-    delete(&c, id);
+    c.delete_stopped(id);
     let log = c.log();
     drop(c);
     assert!(
