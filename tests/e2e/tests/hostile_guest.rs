@@ -5,6 +5,9 @@
 //!   remounting everything read-write in the guest (Kata's CVE-2020-28914 class);
 //! * reach a host path through symlinks it plants in its writable rootfs or volumes before a
 //!   later container is created and before the pod is removed (CVE-2020-2024/2026);
+//! * write a volume made read-only by `rro`, or a read-only volume nested in a writable volume
+//!   of the same pod through the writable copy (a guest bind of it, or an unmount of the nested
+//!   one); make a later container's bind follow a symlink planted in a writable volume or rootfs;
 //! * change the guest image (kernel, initrd), which QEMU holds read-only (CVE-2020-2025);
 //! * make the host open or run what an annotation names outside `valid_*_paths`
 //!   (CVE-2020-27151).
@@ -663,13 +666,20 @@ fn rro_volumes_nested_read_only_volumes_and_planted_sources_hold() {
         mkdir -p /mnt/share && mount -t virtiofs kataShared /mnt/share && echo SHARE
         for d in /mnt/share/*-rwp; do probe $d/sub f; done
         echo top > /rwp/top && echo TOPWRITTEN
-        ln -s {} /rwp/planted && echo PLANTED",
+        ln -s {0} /rwp/planted && echo PLANTED
+        ln -s {0} /planted-in-rootfs && echo ROOTFS-PLANTED",
         secret.display()
     );
     let out = exec(&c, "hn", "attack", &attack, &[]);
     assert!(out.contains("SEEN /rro/f rrodata"), "{out}");
     assert!(out.contains("SEEN /mnt/x/sub/f subdata"), "{out}");
-    for step in ["BOUND", "UNMOUNTED", "TOPWRITTEN", "PLANTED"] {
+    for step in [
+        "BOUND",
+        "UNMOUNTED",
+        "TOPWRITTEN",
+        "PLANTED",
+        "ROOTFS-PLANTED",
+    ] {
         assert!(out.contains(step), "{step} missing: {out}");
     }
     assert!(out.matches("PROBED").count() >= 4, "{out}");
@@ -679,29 +689,42 @@ fn rro_volumes_nested_read_only_volumes_and_planted_sources_hold() {
         b"top\n"
     );
 
-    // A later container of the pod mounts the planted symlink: refused, naming it.
-    let mut late = vec!["--mount".to_string()];
-    late.push(format!(
-        "type=bind,src={},dst=/x,options=rbind:rw",
-        p.join("planted").display()
-    ));
-    let mut args: Vec<&str> = vec!["run", "-d", "--runtime", "io.containerd.kata.v2"];
-    args.extend(late.iter().map(String::as_str));
-    let ann = member_annotations("hn");
-    for a in &ann {
-        args.push("--annotation");
-        args.push(a);
+    // Later containers of the pod mount the planted symlinks (in the writable volume, in the
+    // first container's rootfs upper dir on the host): refused, naming them.
+    let snapshots = c
+        .socket()
+        .parent()
+        .expect("containerd dir")
+        .join("root/io.containerd.snapshotter.v1.overlayfs/snapshots");
+    let upper_link = std::fs::read_dir(&snapshots)
+        .expect("snapshots")
+        .flatten()
+        .map(|e| e.path().join("fs/planted-in-rootfs"))
+        .find(|l| l.symlink_metadata().is_ok())
+        .expect("the link in the rootfs upper dir");
+    for (id, src, name) in [
+        ("hn-late", p.join("planted"), "planted"),
+        ("hn-late2", upper_link, "planted-in-rootfs"),
+    ] {
+        let flag = format!("type=bind,src={},dst=/x,options=rbind:rw", src.display());
+        let mut args: Vec<&str> = vec!["run", "-d", "--runtime", "io.containerd.kata.v2"];
+        args.extend(["--mount", flag.as_str()]);
+        let ann = member_annotations("hn");
+        for a in &ann {
+            args.push("--annotation");
+            args.push(a);
+        }
+        args.extend_from_slice(&[IMAGE, id, "sh", "-c", SLEEPER]);
+        let run = c.ctr(&args, None, 180).expect("ctr run");
+        assert_ne!(run.code, Some(0), "{id}: the symlink {name} was followed");
+        assert!(
+            run.stderr.contains(name) && run.stderr.contains("can write"),
+            "{id}: the error does not name the symlink {name}: {}",
+            run.stderr
+        );
+        let _ = c.ctr(&["task", "delete", id], None, 60);
+        let _ = c.ctr(&["container", "delete", id], None, 30);
     }
-    args.extend_from_slice(&[IMAGE, "hn-late", "sh", "-c", SLEEPER]);
-    let run = c.ctr(&args, None, 180).expect("ctr run");
-    assert_ne!(run.code, Some(0), "the planted symlink was followed");
-    assert!(
-        run.stderr.contains("planted"),
-        "the error does not name the symlink: {}",
-        run.stderr
-    );
-    let _ = c.ctr(&["task", "delete", "hn-late"], None, 60);
-    let _ = c.ctr(&["container", "delete", "hn-late"], None, 30);
 
     remove(&c, "hn");
     drop(c);

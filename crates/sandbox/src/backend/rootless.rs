@@ -12,7 +12,8 @@
 //! of `/dev/kvm` when it uses KVM (`kata_qemu` sets them before exec; QEMU never holds root).
 //! What it must reach, and nothing else, is opened to that group:
 //! - the VM directory (`/run/vc/vm/<sid>`): group `rwx` with the sticky bit (`01770`), so QEMU
-//!   creates its QMP socket and console log there but cannot remove or rename root's sockets;
+//!   creates its QMP socket there but cannot remove or rename root's sockets (the console is a
+//!   socket pair QEMU inherits; the shim writes `console.log`);
 //! - its ancestors (`/run/vc`, `/run/vc/vm`, made `0750` by the sandbox): search only for others
 //!   (`o+x`), so the path resolves without anyone being able to list the sandboxes;
 //! - the vhost-user sockets of vhost-device-vsock and virtiofsd: group `rw` (`0660`), to connect.
@@ -55,8 +56,7 @@ pub fn qemu_identity(kvm: bool) -> Result<RunAs, RootlessError> {
     })
 }
 
-/// Opens `vm_dir` and `sockets` (and `extra_files` that exist, such as a console log made
-/// beforehand) to `who`'s group as described in the module documentation. Owners stay root.
+/// Opens `vm_dir` and `sockets` (and `extra_files` that exist) to `who`'s group as described in the module documentation. Owners stay root.
 pub fn grant(
     vm_dir: &Path,
     sockets: &[&Path],

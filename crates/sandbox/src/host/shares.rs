@@ -20,6 +20,7 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::host::cleanup::CleanupStep;
+use crate::types::RootfsMount;
 
 /// Symlinks followed at most while resolving one path (Linux's own limit).
 const MAX_SYMLINKS: usize = 40;
@@ -51,6 +52,9 @@ pub struct Seal {
 pub struct Shares {
     shares: Vec<Share>,
     foreign: Vec<(String, CleanupStep)>,
+    /// Writable container root file systems on the host (overlay upper dirs, bundle rootfs
+    /// binds), by container.
+    rootfs_dirs: Vec<(String, PathBuf)>,
 }
 
 impl Shares {
@@ -101,18 +105,41 @@ impl Shares {
         std::mem::take(&mut self.foreign)
     }
 
+    /// Records the host directories through which the guest writes the root file system of
+    /// `container_id`: the `upperdir=` of its overlay mounts, or `bundle_rootfs` when it has no
+    /// rootfs mount (a bind of the bundle's rootfs). Paths that do not resolve are skipped.
+    pub fn add_rootfs(&mut self, container_id: &str, mounts: &[RootfsMount], bundle_rootfs: &Path) {
+        let mut dirs: Vec<PathBuf> = mounts
+            .iter()
+            .flat_map(|m| m.options.iter())
+            .filter_map(|o| o.strip_prefix("upperdir="))
+            .map(PathBuf::from)
+            .collect();
+        if mounts.is_empty() {
+            dirs.push(bundle_rootfs.to_owned());
+        }
+        for dir in dirs {
+            if let Ok(dir) = std::fs::canonicalize(&dir) {
+                self.rootfs_dirs.push((container_id.to_owned(), dir));
+            }
+        }
+    }
+
     /// Forgets the shares of a removed container.
     pub fn remove_container(&mut self, container_id: &str) {
         self.shares.retain(|s| s.container_id != container_id);
         self.foreign.retain(|(c, _)| c != container_id);
+        self.rootfs_dirs.retain(|(c, _)| c != container_id);
     }
 
-    /// Host directories the guest can write through a share: where it can plant symlinks.
+    /// Host directories the guest can write, through a writable share or a container's
+    /// rootfs: where it can plant symlinks.
     pub fn writable_sources(&self) -> Vec<PathBuf> {
         self.shares
             .iter()
             .filter(|s| !s.readonly)
             .map(|s| s.source.clone())
+            .chain(self.rootfs_dirs.iter().map(|(_, d)| d.clone()))
             .collect()
     }
 }
@@ -248,6 +275,34 @@ mod tests {
         assert!(shares
             .seals_for(Path::new("/p"), Path::new("/m/c2-0-p"), false)
             .is_empty());
+    }
+
+    #[test]
+    fn writable_rootfs_dirs_are_guarded_until_their_container_goes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let base = std::fs::canonicalize(dir.path()).expect("canonicalize");
+        for d in ["upper", "lower", "bundle"] {
+            std::fs::create_dir(base.join(d)).expect("mkdir");
+        }
+        let overlay = RootfsMount {
+            fs_type: "overlay".into(),
+            source: "overlay".into(),
+            options: vec![
+                format!("lowerdir={}", base.join("lower").display()),
+                format!("upperdir={}", base.join("upper").display()),
+            ],
+        };
+        let mut shares = Shares::default();
+        shares.add(share("c1", "/p", "/m/c1-0-p", false));
+        shares.add(share("c1", "/r", "/m/c1-1-r", true));
+        shares.add_rootfs("c1", &[overlay], &base.join("unused"));
+        shares.add_rootfs("c2", &[], &base.join("bundle"));
+        assert_eq!(
+            shares.writable_sources(),
+            vec![PathBuf::from("/p"), base.join("upper"), base.join("bundle")]
+        );
+        shares.remove_container("c1");
+        assert_eq!(shares.writable_sources(), vec![base.join("bundle")]);
     }
 
     #[test]

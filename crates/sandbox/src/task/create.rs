@@ -145,6 +145,7 @@ impl SandboxTask {
             spec,
             steps,
         )?;
+        self.shares.add_rootfs(&req.id, &req.rootfs, &bundle_rootfs);
         let classified = kata_oci::classify_mounts(spec);
         let guest = volumes::apply(&self.layout, &req.id, &classified, &mut self.shares, steps)?;
         Ok(ContainerRequest {
