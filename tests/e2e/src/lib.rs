@@ -12,4 +12,4 @@ pub use containerd::{CtrOutput, OrphanReaper, PrivateContainerd};
 pub use leaks::{assert_no_leftovers, pids_named, HostSnapshot};
 pub use paths::{repo_root, test_config};
 pub use procs::{fd_count, only_pid, ppid, status_field};
-pub use tasks::{member_annotations, IMAGE, RUNTIME, SLEEPER};
+pub use tasks::{member_annotations, sandbox_annotations, IMAGE, RUNTIME, SLEEPER};

@@ -10,6 +10,14 @@ pub const RUNTIME: &str = "io.containerd.kata.v2";
 /// A PID 1 that idles and exits 0 on SIGTERM (a PID 1 ignores signals it does not trap).
 pub const SLEEPER: &str = "trap 'exit 0' TERM; while true; do sleep 1; done";
 
+/// The CRI annotations that make a container the sandbox (pause) container of pod `pod`.
+pub fn sandbox_annotations(pod: &str) -> Vec<String> {
+    vec![
+        "io.kubernetes.cri.container-type=sandbox".into(),
+        format!("io.kubernetes.cri.sandbox-id={pod}"),
+    ]
+}
+
 /// The CRI annotations that make a container a member of pod `pod` (same VM, same shim).
 pub fn member_annotations(pod: &str) -> Vec<String> {
     vec![

@@ -9,7 +9,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use kata_e2e_tests::{
-    only_pid, pids_named, HostSnapshot, PrivateContainerd, IMAGE, RUNTIME, SLEEPER,
+    member_annotations, only_pid, pids_named, sandbox_annotations, HostSnapshot, PrivateContainerd,
+    IMAGE, RUNTIME, SLEEPER,
 };
 
 const TEARDOWN: Duration = Duration::from_secs(20);
@@ -119,16 +120,8 @@ fn guest_kernel_crash_ends_the_task() {
 fn containerd_restarted_while_a_pod_runs() {
     let (c, baseline) = PrivateContainerd::start_with_baseline(TEARDOWN);
     let _reaper = c.orphan_reaper();
-    let sandbox = [
-        "io.kubernetes.cri.container-type=sandbox",
-        "io.kubernetes.cri.sandbox-id=rpod",
-    ];
-    let member = [
-        "io.kubernetes.cri.container-type=container",
-        "io.kubernetes.cri.sandbox-id=rpod",
-    ];
-    c.run_detached_with("rpod", &[], &sandbox);
-    c.run_detached_with("rpod-app", &[], &member);
+    c.run_detached_with("rpod", &[], &sandbox_annotations("rpod"));
+    c.run_detached_with("rpod-app", &[], &member_annotations("rpod"));
     let shim = only_pid("containerd-shim-kata-v2");
     let qemu = only_pid("qemu-system-x86_64");
 

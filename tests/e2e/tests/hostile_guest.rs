@@ -20,11 +20,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use kata_e2e_tests::{assert_no_leftovers, pids_named, PrivateContainerd};
+use kata_e2e_tests::{
+    assert_no_leftovers, member_annotations, pids_named, sandbox_annotations, PrivateContainerd,
+    IMAGE, SLEEPER,
+};
 
 const TEARDOWN: Duration = Duration::from_secs(20);
-const IMAGE: &str = "docker.io/library/busybox:latest";
-const SLEEPER: &str = "trap 'exit 0' TERM; while true; do sleep 1; done";
 
 /// Runs in the privileged container: `probe DIR FILE` tries every kind of write on the
 /// read-only directory DIR holding FILE and prints `BREACH ...` for each that worked.
@@ -53,59 +54,17 @@ fn containerd() -> PrivateContainerd {
     PrivateContainerd::start_clean(TEARDOWN)
 }
 
-fn sandbox_annotations(pod: &str) -> Vec<String> {
-    vec![
-        "io.kubernetes.cri.container-type=sandbox".into(),
-        format!("io.kubernetes.cri.sandbox-id={pod}"),
-    ]
-}
-
-fn member_annotations(pod: &str) -> Vec<String> {
-    vec![
-        "io.kubernetes.cri.container-type=container".into(),
-        format!("io.kubernetes.cri.sandbox-id={pod}"),
-    ]
-}
-
 /// `ctr run -d --runtime kata [flags] [--annotation a]... busybox ID sh -c SLEEPER`
 fn run_detached(c: &PrivateContainerd, id: &str, flags: &[String], annotations: &[String]) {
-    let mut args: Vec<&str> = vec!["run", "-d", "--runtime", "io.containerd.kata.v2"];
-    args.extend(flags.iter().map(String::as_str));
-    for a in annotations {
-        args.push("--annotation");
-        args.push(a);
-    }
-    args.extend_from_slice(&[IMAGE, id, "sh", "-c", SLEEPER]);
-    let out = c.ctr(&args, None, 180).expect("ctr run -d");
-    assert_eq!(out.code, Some(0), "run {id}: {}", out.stderr);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    c.run_detached_with(id, &flags, annotations);
 }
 
+/// `sh -c SCRIPT sh ARGS...` in container `id`, which must exit 0; its stdout.
 fn exec(c: &PrivateContainerd, id: &str, exec_id: &str, script: &str, args: &[&str]) -> String {
-    let mut argv = vec![
-        "task",
-        "exec",
-        "--exec-id",
-        exec_id,
-        id,
-        "sh",
-        "-c",
-        script,
-        "sh",
-    ];
+    let mut argv = vec!["sh", "-c", script, "sh"];
     argv.extend_from_slice(args);
-    let out = c.ctr(&argv, None, 120).expect("ctr task exec");
-    assert_eq!(out.code, Some(0), "exec in {id}: {}", out.stderr);
-    out.stdout_text()
-}
-
-fn remove(c: &PrivateContainerd, id: &str) {
-    let _ = c.ctr(&["task", "kill", "-s", "SIGKILL", id], None, 30);
-    c.wait_task(id, 120, |s| matches!(s, Some("STOPPED") | None));
-    let _ = c.ctr(&["task", "delete", id], None, 60);
-    let out = c
-        .ctr(&["container", "delete", id], None, 30)
-        .expect("container delete");
-    assert_eq!(out.code, Some(0), "container delete {id}: {}", out.stderr);
+    c.exec_output(id, exec_id, &argv)
 }
 
 /// What a file looks like from the host: kind, mode, owner, size, mtime and contents.
@@ -483,7 +442,7 @@ fn privileged_guest_cannot_write_read_only_mounts_escape_by_symlinks_or_touch_th
     assert_eq!(out.trim(), "3", "links not planted: {out}");
     assert_eq!(tree(&layer), layer_before, "the image layer changed");
     for id in ["hg-late", "hg-ro", "hg"] {
-        remove(&c, id);
+        c.remove(id);
     }
     drop(c);
     assert_no_leftovers(TEARDOWN);
@@ -726,7 +685,7 @@ fn rro_volumes_nested_read_only_volumes_and_planted_sources_hold() {
         let _ = c.ctr(&["container", "delete", id], None, 30);
     }
 
-    remove(&c, "hn");
+    c.remove("hn");
     drop(c);
     assert_no_leftovers(TEARDOWN);
     assert_eq!(tree(&rro), rro_before, "the rro volume changed");

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use kata_e2e_tests::{assert_no_leftovers, member_annotations, pids_named, PrivateContainerd};
+use kata_e2e_tests::{
+    assert_no_leftovers, member_annotations, pids_named, sandbox_annotations, PrivateContainerd,
+};
 
 const TEARDOWN: Duration = Duration::from_secs(20);
 
@@ -14,11 +16,7 @@ fn containerd() -> PrivateContainerd {
 #[test]
 fn two_containers_of_one_pod_share_one_vm() {
     let c = containerd();
-    let sandbox = [
-        "io.kubernetes.cri.container-type=sandbox".to_string(),
-        "io.kubernetes.cri.sandbox-id=pod1".to_string(),
-    ];
-    c.run_detached_with("pod1", &[], &sandbox);
+    c.run_detached_with("pod1", &[], &sandbox_annotations("pod1"));
     c.run_detached_with("pod1-app", &[], &member_annotations("pod1"));
     let boot_a = c.exec_output("pod1", "b1", &["cat", "/proc/sys/kernel/random/boot_id"]);
     let boot_b = c.exec_output(
