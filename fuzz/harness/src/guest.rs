@@ -17,6 +17,7 @@ use kata_sandbox::agent::ContainerRequest;
 use kata_sandbox::backend::convert::create_container_to_pb;
 use kata_sandbox::guest_spec::guest_spec as rewrite_for_guest;
 use kata_sandbox::host::layout::{guest_rootfs, Layout, Roots};
+use kata_sandbox::host::shares::Shares;
 use kata_sandbox::host::volumes::{apply, plan_mount, VolumeAction};
 use oci_spec::runtime::LinuxNamespaceType;
 
@@ -40,7 +41,8 @@ pub fn guest_spec(data: &[u8]) {
         .map(|(_, m)| m)
         .collect();
     let mut steps = Vec::new();
-    let Ok(volumes) = apply(&layout, CONTAINER_ID, &in_guest, &mut steps) else {
+    let mut shares = Shares::default();
+    let Ok(volumes) = apply(&layout, CONTAINER_ID, &in_guest, &mut shares, &mut steps) else {
         return;
     };
     assert!(
