@@ -23,8 +23,8 @@ pub use kind::{
     DOCKERSHIM_SANDBOX_ID,
 };
 pub use mounts::{
-    classify_mounts, classify_mounts_with, fs_type_in, is_k8s_empty_dir, ClassifiedMount,
-    MountStorage, EPHEMERAL_MOUNT_TYPE, K8S_EMPTY_DIR, LOCAL_MOUNT_TYPE,
+    classify_mounts, classify_mounts_with, fs_type_in, is_k8s_empty_dir, unescape_mount_field,
+    ClassifiedMount, MountStorage, EPHEMERAL_MOUNT_TYPE, K8S_EMPTY_DIR, LOCAL_MOUNT_TYPE,
 };
 pub use oci_spec::runtime::Spec;
 pub use shm::{parse_size, shm_size, statfs_size, DEFAULT_SHM_SIZE};

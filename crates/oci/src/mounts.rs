@@ -87,8 +87,9 @@ fn classify_one(m: &Mount, fs_type: &impl Fn(&Path) -> Option<String>) -> Classi
     }
 }
 
-/// Decodes the octal escapes (`\040` for a space) of a `/proc/mounts` field.
-fn unescape(field: &str) -> String {
+/// Decodes the octal escapes (`\040` for a space) of a `/proc/mounts` or `/proc/self/mountinfo`
+/// field; an escape that is not three octal digits is kept as written.
+pub fn unescape_mount_field(field: &str) -> String {
     let bytes = field.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -120,7 +121,7 @@ pub fn fs_type_in(table: &str, path: &Path) -> Option<String> {
         else {
             continue;
         };
-        let mnt = PathBuf::from(unescape(mnt));
+        let mnt = PathBuf::from(unescape_mount_field(mnt));
         if !path.starts_with(&mnt) {
             continue;
         }

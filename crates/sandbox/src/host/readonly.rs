@@ -153,26 +153,6 @@ pub struct MountEntry {
     pub readonly: bool,
 }
 
-/// Undoes mountinfo's octal escapes (`\040` for a space, ...).
-fn unescape(field: &str) -> String {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' && i + 3 < bytes.len() {
-            let oct = std::str::from_utf8(&bytes[i + 1..i + 4]).unwrap_or("");
-            if let Ok(v) = u8::from_str_radix(oct, 8) {
-                out.push(v);
-                i += 4;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Parses mountinfo text; malformed lines are skipped.
 pub fn parse_mountinfo(text: &str) -> Vec<MountEntry> {
     text.lines()
@@ -181,7 +161,7 @@ pub fn parse_mountinfo(text: &str) -> Vec<MountEntry> {
             let mount_point = fields.nth(4)?;
             let options = fields.next()?;
             Some(MountEntry {
-                mount_point: PathBuf::from(unescape(mount_point)),
+                mount_point: PathBuf::from(kata_oci::unescape_mount_field(mount_point)),
                 readonly: options.split(',').any(|o| o == "ro"),
             })
         })
@@ -449,6 +429,9 @@ mod tests {
                 },
             ]
         );
+        // An escape that ends the field is decoded too.
+        let end = parse_mountinfo("1 1 0:1 / /end\\040 ro - tmpfs x ro");
+        assert_eq!(end[0].mount_point, std::path::Path::new("/end "));
     }
 
     #[test]
