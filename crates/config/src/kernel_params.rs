@@ -1,11 +1,16 @@
 //! Guest kernel command-line parameters (`key=value` lists).
 //!
-//! Parsing follows Kata's `DeserializeParams`: the string is split on whitespace and each
-//! field on its first `=`. A field without `=` is a bare flag (`quiet`).
+//! Parsing follows the kernel's own rules (and Kata's since it learnt quoted values): the
+//! string is split on whitespace that is *not* inside double quotes, so
+//! `dm-mod.create="a b b c"` is one parameter, kept byte for byte (quotes included). Each
+//! field is split on its first `=`; a field without `=` is a bare flag (`quiet`). An
+//! unbalanced `"` is an error.
 //!
 //! Merging ([`KernelParams::merge`]) lets the later list win: a key present in `overrides`
 //! removes every earlier parameter with the same key, except for keys the kernel or systemd
 //! read more than once ([`REPEATABLE_KEYS`]), which are appended (exact duplicates dropped).
+//! Whole identical parameters therefore always collapse to one; nothing inside a parameter
+//! (quoted or not) is ever split, reordered or dropped.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -57,17 +62,17 @@ impl fmt::Display for KernelParam {
 pub struct KernelParams(pub Vec<KernelParam>);
 
 impl KernelParams {
-    /// Parse a whitespace-separated `key=value` list. Empty keys (`=x`) are skipped and
-    /// returned in the error list as the offending fields.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    /// Parse a whitespace-separated `key=value` list; whitespace inside double quotes does
+    /// not separate parameters. Fails on an empty key (`=x`) or an unbalanced `"`.
+    pub fn parse(s: &str) -> Result<Self, KernelParamsError> {
         let mut out = Vec::new();
-        for field in s.split_whitespace() {
+        for field in split_fields(s)? {
             let param = match field.split_once('=') {
                 Some((k, v)) => KernelParam::new(k, v),
                 None => KernelParam::flag(field),
             };
             if param.key.is_empty() {
-                return Err(field.to_string());
+                return Err(KernelParamsError::EmptyKey(field.to_string()));
             }
             out.push(param);
         }
@@ -138,6 +143,43 @@ impl KernelParams {
     }
 }
 
+/// Why a kernel command line could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KernelParamsError {
+    /// A field starts with `=`.
+    #[error("kernel parameter {0:?} has no key")]
+    EmptyKey(String),
+    /// A `"` opens a quoted value that never closes.
+    #[error("unbalanced double quote in kernel parameter {0:?}")]
+    UnbalancedQuote(String),
+}
+
+/// Split on ASCII whitespace outside double quotes, keeping every field's bytes as written.
+fn split_fields(s: &str) -> Result<Vec<&str>, KernelParamsError> {
+    let mut fields = Vec::new();
+    let mut start: Option<usize> = None;
+    let mut quoted = false;
+    for (i, c) in s.char_indices() {
+        if c == '"' {
+            quoted = !quoted;
+        }
+        if c.is_whitespace() && !quoted {
+            if let Some(st) = start.take() {
+                fields.push(&s[st..i]);
+            }
+        } else if start.is_none() {
+            start = Some(i);
+        }
+    }
+    if let Some(st) = start {
+        if quoted {
+            return Err(KernelParamsError::UnbalancedQuote(s[st..].to_string()));
+        }
+        fields.push(&s[st..]);
+    }
+    Ok(fields)
+}
+
 /// Units masked to save memory when the agent is not traced.
 const NO_TRACE_MASKS: &[&str] = &[
     "systemd-journald.service",
@@ -176,8 +218,7 @@ impl Serialize for KernelParams {
 impl<'de> Deserialize<'de> for KernelParams {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        KernelParams::parse(&s)
-            .map_err(|f| serde::de::Error::custom(format!("kernel parameter {f:?} has no key")))
+        KernelParams::parse(&s).map_err(serde::de::Error::custom)
     }
 }
 
@@ -196,7 +237,52 @@ mod tests {
 
     #[test]
     fn parse_rejects_empty_key() {
-        assert_eq!(KernelParams::parse("a=1 =2"), Err("=2".to_string()));
+        assert_eq!(
+            KernelParams::parse("a=1 =2"),
+            Err(KernelParamsError::EmptyKey("=2".to_string()))
+        );
+    }
+
+    #[test]
+    fn quoted_value_with_repeated_words_survives_parse_merge_serialise() {
+        let user = KernelParams::parse(r#"quiet x.y="a b b c"  z=1"#).expect("parse");
+        assert_eq!(user.0.len(), 3);
+        assert_eq!(user.get("x.y"), Some(Some(r#""a b b c""#)));
+        let base = KernelParams::parse("panic=1 quiet").expect("parse");
+        let merged = base.merge(&user).merge(&user);
+        assert_eq!(merged.to_string(), r#"panic=1 quiet x.y="a b b c" z=1"#);
+        // The serialised line parses back to the same list (what -append receives).
+        assert_eq!(
+            KernelParams::parse(&merged.to_string()).expect("reparse"),
+            merged
+        );
+    }
+
+    #[test]
+    fn quotes_keep_tabs_equals_and_leading_quote_fields_whole() {
+        let p = KernelParams::parse("\"k=v w\"\ta=\"b=c\td\" e").expect("parse");
+        let fields: Vec<String> = p.iter().map(|p| p.to_string()).collect();
+        assert_eq!(fields, ["\"k=v w\"", "a=\"b=c\td\"", "e"]);
+    }
+
+    #[test]
+    fn identical_whole_params_collapse_to_one() {
+        let p = KernelParams::default().merge(
+            &KernelParams::parse(r#"a="x y" a="x y" b b systemd.mask=u systemd.mask=u"#)
+                .expect("parse"),
+        );
+        assert_eq!(p.to_string(), r#"a="x y" b systemd.mask=u"#);
+    }
+
+    #[test]
+    fn unbalanced_quote_is_an_error_naming_the_field() {
+        let err = KernelParams::parse(r#"quiet x.y="a b c"#).expect_err("unbalanced");
+        assert_eq!(
+            err,
+            KernelParamsError::UnbalancedQuote(r#"x.y="a b c"#.to_string())
+        );
+        assert!(err.to_string().contains("unbalanced double quote"), "{err}");
+        assert!(serde_json::from_str::<KernelParams>(r#""a=\"b""#).is_err());
     }
 
     #[test]

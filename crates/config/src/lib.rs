@@ -42,7 +42,7 @@ pub use error::{AnnotationError, ConfigError};
 pub use factory::FactoryConfig;
 pub use host::HostFacts;
 pub use hypervisor::{BlockDeviceDriver, HypervisorConfig, SharedFs};
-pub use kernel_params::{KernelParam, KernelParams};
+pub use kernel_params::{KernelParam, KernelParams, KernelParamsError};
 pub use load::{default_config_paths, locate_config};
 pub use runtime::{InterNetworkingModel, RuntimeConfig};
 

@@ -260,12 +260,12 @@ fn resolve_hypervisor(
             ));
         }
     }
-    let user_kernel_params = KernelParams::parse(&h.kernel_params).map_err(|field| {
+    let user_kernel_params = KernelParams::parse(&h.kernel_params).map_err(|e| {
         ConfigError::invalid(
             o.file(&key("kernel_params")),
             key("kernel_params"),
             &h.kernel_params,
-            format!("parameter {field:?} has no key"),
+            e.to_string(),
         )
     })?;
     let vfio_ports = ["no-port", "bridge-port", "root-port", "switch-port"];

@@ -321,3 +321,23 @@ fn seccompsandbox_is_on_when_absent_and_off_only_when_empty() {
         "on,spawn=deny"
     );
 }
+
+#[test]
+fn kernel_params_quoted_value_is_one_parameter_kept_byte_for_byte() {
+    let h = hv(r#"kernel_params = 'x.y="a b b c" quiet quiet'"#);
+    assert_eq!(
+        h.user_kernel_params.to_string(),
+        r#"x.y="a b b c" quiet quiet"#
+    );
+    assert_eq!(h.kernel_params.to_string(), r#"x.y="a b b c" quiet"#);
+    assert_eq!(h.kernel_params.get("x.y"), Some(Some(r#""a b b c""#)));
+}
+
+#[test]
+fn kernel_params_unbalanced_quote_names_key_and_value() {
+    let err = load(&qemu(r#"kernel_params = 'x.y="a b'"#)).expect_err("unbalanced");
+    let msg = err.to_string();
+    assert!(msg.contains("kernel_params"), "{msg}");
+    assert!(msg.contains(r#"x.y=\"a b"#), "{msg}");
+    assert!(msg.contains("unbalanced double quote"), "{msg}");
+}

@@ -5,14 +5,56 @@ use std::time::SystemTime;
 
 use oci_spec::runtime::{LinuxResources, Process};
 
-/// Where a process's standard streams go on the host (containerd FIFOs); `None` = not wired.
+/// Where a process's standard streams go on the host: containerd's FIFOs (the paths), or the
+/// [`LogSink`] a log URI named; `None` = not wired (stdin: the process reads end of file at once,
+/// as with runc).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProcessIo {
+    /// The names containerd gave (FIFO paths, or the log URI itself), reported back in
+    /// `State` and events.
     pub stdin: Option<PathBuf>,
     pub stdout: Option<PathBuf>,
     pub stderr: Option<PathBuf>,
     pub terminal: bool,
+    /// Set when stdout and stderr go to a log URI (`file://`, `binary://`) rather than FIFOs.
+    pub log: Option<LogSink>,
 }
+
+/// Where output named by a containerd log URI goes (containerd's `runtime/v2/logging`
+/// contract, as its runc shim keeps it).
+#[derive(Debug, Clone)]
+pub enum LogSink {
+    /// `file:///path`: both streams appended to one file, created if missing.
+    File(PathBuf),
+    /// `binary:///path?args`: the write ends of the pipes whose read ends the logging binary
+    /// holds as fd 3 (stdout) and fd 4 (stderr); closed when the process is deleted.
+    Pipes {
+        stdout: std::sync::Arc<std::os::fd::OwnedFd>,
+        stderr: std::sync::Arc<std::os::fd::OwnedFd>,
+    },
+}
+
+impl PartialEq for LogSink {
+    fn eq(&self, other: &Self) -> bool {
+        use std::os::fd::AsRawFd;
+        match (self, other) {
+            (LogSink::File(a), LogSink::File(b)) => a == b,
+            (
+                LogSink::Pipes {
+                    stdout: a,
+                    stderr: b,
+                },
+                LogSink::Pipes {
+                    stdout: c,
+                    stderr: d,
+                },
+            ) => a.as_raw_fd() == c.as_raw_fd() && b.as_raw_fd() == d.as_raw_fd(),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for LogSink {}
 
 /// One mount of the container root file system as containerd hands it over (usually overlay).
 #[derive(Debug, Clone, PartialEq, Eq)]

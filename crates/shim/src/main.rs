@@ -7,6 +7,7 @@ mod delete;
 mod errors;
 mod events;
 mod logging;
+mod runtime_options;
 mod service;
 mod start;
 mod task;

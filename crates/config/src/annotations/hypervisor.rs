@@ -128,8 +128,7 @@ pub(super) fn apply_one(
 
         // ---- machine
         "kernel_params" => {
-            let params = KernelParams::parse(v)
-                .map_err(|f| a.invalid(format!("kernel parameter {f:?} has no key")))?;
+            let params = KernelParams::parse(v).map_err(|e| a.invalid(e.to_string()))?;
             for p in params.0 {
                 h.kernel_params.push(p.clone());
                 h.user_kernel_params.push(p);

@@ -21,8 +21,17 @@ pub use launcher::{QemuLauncher, AGENT_PORT};
 /// Loads the configuration, applies the spec's allowed `io.katacontainers.*` annotations and
 /// returns the launcher with the sandbox options.
 pub fn from_config(spec: &Spec) -> Result<(Arc<dyn VmLauncher>, SandboxOptions)> {
+    from_config_path(spec, None)
+}
+
+/// [`from_config`] with an explicit configuration file (containerd's `ConfigPath` runtime
+/// option), which wins over `KATA_CONF_FILE` and the default paths; `None` looks up as usual.
+pub fn from_config_path(
+    spec: &Spec,
+    config_path: Option<&std::path::Path>,
+) -> Result<(Arc<dyn VmLauncher>, SandboxOptions)> {
     let host = HostFacts::detect();
-    let loaded = Config::load(None, &host).map_err(|e| Error::Config(Box::new(e)))?;
+    let loaded = Config::load(config_path, &host).map_err(|e| Error::Config(Box::new(e)))?;
     for w in &loaded.warnings {
         tracing::warn!(config = %loaded.source.display(), "{w}");
     }

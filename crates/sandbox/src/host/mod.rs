@@ -3,6 +3,7 @@
 
 pub mod cleanup;
 pub mod confine;
+pub mod hooks;
 pub mod layout;
 pub mod mount;
 pub mod mountpoints;

@@ -209,7 +209,7 @@ impl SandboxTask {
             Command::Delete(p, r) => self.delete(p, r).await,
             Command::State(p, r) => reply(r, self.process_info(&p)),
             Command::Wait(p, r) => reply(r, self.wait(&p)),
-            Command::Kill(p, sig, r) => self.kill(p, sig, r),
+            Command::Kill(p, sig, all, r) => self.kill(p, sig, all, r),
             Command::ResizePty(p, rows, cols, r) => self.resize_pty(p, rows, cols, r),
             Command::CloseIo(p, r) => self.close_io(p, r),
             Command::Pause(id, r) => self.pause(id, r),

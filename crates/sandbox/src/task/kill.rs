@@ -34,7 +34,7 @@ impl SandboxTask {
     /// Sends `SignalProcess` off the loop (quick deadline); the call's task replies, except for
     /// a SIGKILL neither it nor the health check that follows gets an answer to: then the loop
     /// stops the VM ([`Done::AgentUnresponsive`]) and the kill succeeds.
-    pub(crate) fn kill(&mut self, p: ProcessRef, signal: u32, r: Reply<()>) {
+    pub(crate) fn kill(&mut self, p: ProcessRef, signal: u32, all: bool, r: Reply<()>) {
         let agent = match self.check_kill(&p, signal) {
             Ok(Some(agent)) => agent,
             Ok(None) => return reply(r, Ok(())),
@@ -42,7 +42,12 @@ impl SandboxTask {
         };
         let after = self.options.timeouts.quick;
         let health = self.options.timeouts.health;
-        let exec_id = Self::agent_exec_id(&p);
+        // Kata's wire rule: the container id names the init alone, an empty id the init and
+        // every other process of the container.
+        let exec_id = match (&p.exec_id, all) {
+            (None, true) => String::new(),
+            _ => Self::agent_exec_id(&p),
+        };
         self.spawn_call(None, async move {
             let cid = &p.container_id;
             let call = agent.signal_process(cid, &exec_id, signal);

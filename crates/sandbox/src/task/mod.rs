@@ -85,7 +85,8 @@ pub(crate) enum Command {
     Delete(ProcessRef, Reply<Deleted>),
     State(ProcessRef, Reply<ProcessInfo>),
     Wait(ProcessRef, Reply<oneshot::Receiver<ExitStatus>>),
-    Kill(ProcessRef, u32, Reply<()>),
+    /// Signal a process; `true`: every process of the container (its init's process only).
+    Kill(ProcessRef, u32, bool, Reply<()>),
     ResizePty(ProcessRef, u32, u32, Reply<()>),
     CloseIo(ProcessRef, Reply<()>),
     Pause(String, Reply<()>),
@@ -169,7 +170,14 @@ impl SandboxHandle {
     }
 
     pub async fn kill(&self, p: ProcessRef, signal: u32) -> Result<()> {
-        self.call(|r| Command::Kill(p, signal, r)).await
+        self.call(|r| Command::Kill(p, signal, false, r)).await
+    }
+
+    /// `Kill` with `all`: `signal` to every process in the container's cgroup in the guest, as
+    /// `runc kill --all` does (Kata: `SignalProcess` with an empty exec id). For an exec, `all`
+    /// means nothing and only the exec is signalled.
+    pub async fn kill_all(&self, p: ProcessRef, signal: u32) -> Result<()> {
+        self.call(|r| Command::Kill(p, signal, true, r)).await
     }
 
     pub async fn resize_pty(&self, p: ProcessRef, rows: u32, cols: u32) -> Result<()> {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::actor::{reply, Done, SandboxTask};
 use super::deadline::with_deadline;
+use super::io::IoPumps;
 use super::Reply;
 use crate::agent::Agent;
 use crate::error::Result;
@@ -32,11 +33,17 @@ impl SandboxTask {
     }
 
     pub(crate) fn close_io(&mut self, p: ProcessRef, r: Reply<()>) {
-        let agent = match self.process(&p) {
-            // A stdin pump closes the guest's stdin itself once it read the FIFO's end.
-            Ok(proc_) if proc_.has_stdin_pump || proc_.state != ProcessState::Running => {
-                return reply(r, Ok(()))
+        // A stdin copy closes the guest's stdin itself once it read the FIFO's end, which
+        // dropping our own write end allows.
+        let copied = match self.process_mut(&p) {
+            Ok(proc_) => {
+                proc_.state != ProcessState::Running
+                    || proc_.pumps.as_mut().is_some_and(IoPumps::close_stdin)
             }
+            Err(e) => return reply(r, Err(e)),
+        };
+        let agent = match self.process(&p) {
+            Ok(_) if copied => return reply(r, Ok(())),
             Ok(_) => match self.agent() {
                 Ok(agent) => agent,
                 Err(e) => return reply(r, Err(e)),

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use oci_spec::runtime::Process as OciProcess;
 use tokio::sync::oneshot;
 
+use super::io::IoPumps;
 use crate::types::{ExitStatus, ProcessIo, ProcessState};
 
 pub(crate) struct Process {
@@ -15,8 +16,8 @@ pub(crate) struct Process {
     pub waiters: Vec<oneshot::Sender<ExitStatus>>,
     /// The exec's process spec, until it is started.
     pub spec: Option<OciProcess>,
-    /// Set while a stdin copy runs.
-    pub has_stdin_pump: bool,
+    /// The stream copies of a started process (stopped when the record goes).
+    pub pumps: Option<IoPumps>,
 }
 
 impl Process {
@@ -27,7 +28,7 @@ impl Process {
             exit: None,
             waiters: Vec::new(),
             spec,
-            has_stdin_pump: false,
+            pumps: None,
         }
     }
 

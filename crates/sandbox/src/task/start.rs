@@ -84,10 +84,10 @@ impl SandboxTask {
             },
         };
         self.emit(event);
-        let has_stdin = spawn_process_io(agent, p.clone(), exec_id, &io, self.internal.clone());
+        let pumps = spawn_process_io(agent, p.clone(), exec_id, &io, self.internal.clone());
         let proc_ = self.process_mut(p)?;
         proc_.state = ProcessState::Running;
-        proc_.has_stdin_pump = has_stdin;
+        proc_.pumps = Some(pumps);
         proc_.spec = None;
         Ok(pid)
     }

@@ -49,6 +49,8 @@ struct FakeAgent {
     create_delay_ms: std::sync::atomic::AtomicU64,
     oom: Mutex<OomMode>,
     oom_calls: std::sync::atomic::AtomicUsize,
+    /// `ReadStdout` never reaches end of file.
+    hold_stdout: std::sync::atomic::AtomicBool,
 }
 
 impl FakeAgent {
@@ -127,10 +129,15 @@ impl Agent for FakeAgent {
     async fn write_stdin(&self, _c: &str, _e: &str, d: &[u8]) -> AgentResult<usize> {
         Ok(d.len())
     }
-    async fn close_stdin(&self, _c: &str, _e: &str) -> AgentResult<()> {
+    async fn close_stdin(&self, _c: &str, e: &str) -> AgentResult<()> {
+        self.log(format!("CloseStdin {e}"));
         Ok(())
     }
     async fn read_stdout(&self, _c: &str, _e: &str, _len: u32) -> AgentResult<Vec<u8>> {
+        if self.hold_stdout.load(std::sync::atomic::Ordering::SeqCst) {
+            // A child of the process still holds its stdout: no end of file.
+            std::future::pending::<()>().await;
+        }
         // Slow output: the exit is known long before the last bytes arrive.
         tokio::time::sleep(Duration::from_millis(30)).await;
         Ok(self
@@ -639,6 +646,7 @@ async fn exit_is_reported_when_the_stdout_fifo_has_no_reader() {
         stdout: Some(fifo),
         stderr: None,
         terminal: false,
+        log: None,
     };
     super::io::spawn_process_io(
         agent,
@@ -655,4 +663,125 @@ async fn exit_is_reported_when_the_stdout_fifo_has_no_reader() {
         ),
         "the exit was held back by a FIFO without a reader"
     );
+}
+
+#[tokio::test]
+async fn without_stdin_the_process_reads_end_of_file_at_once() {
+    let agent = Arc::new(FakeAgent::default());
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let _pumps = super::io::spawn_process_io(
+        agent.clone(),
+        crate::types::ProcessRef::new("c1", None),
+        "c1".into(),
+        &ProcessIo::default(),
+        tx,
+    );
+    for _ in 0..100 {
+        if agent.calls().contains(&"CloseStdin c1".to_string()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("stdin left open: {:?}", agent.calls());
+}
+
+#[tokio::test]
+async fn an_exit_is_reported_after_the_grace_when_a_child_holds_the_output() {
+    // `ctr task exec ... sh -c 'sleep 60 &'`: the sleep keeps stdout open past the exit.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("stdout");
+    std::fs::write(&out, b"").expect("stdout file");
+    let agent = Arc::new(FakeAgent::default());
+    agent
+        .hold_stdout
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    agent.exit_with(0);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let io = ProcessIo {
+        stdout: Some(out),
+        ..Default::default()
+    };
+    let started = std::time::Instant::now();
+    let pumps = super::io::spawn_process_io(
+        agent,
+        crate::types::ProcessRef::new("c1", Some("e1".into())),
+        "e1".into(),
+        &io,
+        tx,
+    );
+    let got = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await;
+    assert!(
+        matches!(
+            got,
+            Ok(Some(super::actor::Internal::Exited { code: 0, .. }))
+        ),
+        "no exit while the output stays open"
+    );
+    let took = started.elapsed();
+    assert!(
+        took >= super::io::OUTPUT_GRACE,
+        "reported before the grace: {took:?}"
+    );
+    drop(pumps);
+}
+
+#[tokio::test]
+async fn a_log_file_gets_both_streams_and_is_created() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("sub-log");
+    let agent = Arc::new(FakeAgent::default());
+    agent
+        .stdout
+        .lock()
+        .expect("lock")
+        .extend([b"hello\n".to_vec()]);
+    agent.exit_with(0);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let io = ProcessIo {
+        stdout: Some(PathBuf::from("file:///ignored")),
+        log: Some(crate::types::LogSink::File(log.clone())),
+        ..Default::default()
+    };
+    let _pumps = super::io::spawn_process_io(
+        agent,
+        crate::types::ProcessRef::new("c1", None),
+        "c1".into(),
+        &io,
+        tx,
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await;
+    assert_eq!(std::fs::read_to_string(&log).expect("log"), "hello\n");
+}
+
+#[tokio::test]
+async fn stdin_stays_open_after_the_client_detaches_until_close_io() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("stdin");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    let agent = Arc::new(FakeAgent::default());
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let io = ProcessIo {
+        stdin: Some(fifo.clone()),
+        ..Default::default()
+    };
+    let mut pumps = super::io::spawn_process_io(
+        agent.clone(),
+        crate::types::ProcessRef::new("c1", None),
+        "c1".into(),
+        &io,
+        tx,
+    );
+    // The client writes and goes away (`ctr run -d`).
+    std::fs::write(&fifo, b"data").expect("client writes");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let closed = |a: &FakeAgent| a.calls().contains(&"CloseStdin c1".to_string());
+    assert!(!closed(&agent), "stdin closed when the client detached");
+    assert!(pumps.close_stdin(), "a stdin copy runs");
+    for _ in 0..100 {
+        if closed(&agent) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("CloseIO did not close stdin: {:?}", agent.calls());
 }

@@ -6,8 +6,9 @@ use containerd_shim::api::{CreateTaskRequest, CreateTaskResponse};
 use containerd_shim::protos::ttrpc::Code;
 use containerd_shim::TtrpcResult;
 use kata_oci::{ContainerKind, SandboxRef};
+use kata_sandbox::host::hooks::{ContainerHooks, HookPoint};
 use kata_sandbox::host::layout::{Layout, Roots};
-use kata_sandbox::{spawn_sandbox, BootRequest, CreateContainer, RootfsMount};
+use kata_sandbox::{spawn_sandbox, BootRequest, CreateContainer, ProcessRef, RootfsMount};
 
 use super::io::process_io;
 use super::TaskService;
@@ -35,7 +36,15 @@ impl TaskService {
                     options: m.options.clone(),
                 })
                 .collect(),
-            io: process_io(&r.stdin, &r.stdout, &r.stderr, r.terminal)?,
+            io: process_io(
+                &self.namespace,
+                &r.id,
+                &r.stdin,
+                &r.stdout,
+                &r.stderr,
+                r.terminal,
+            )
+            .await?,
         };
 
         let handle = match sandbox.kind {
@@ -46,8 +55,11 @@ impl TaskService {
                         format!("this shim already serves sandbox {}", sandbox.sandbox_id),
                     ));
                 }
+                let config_path = crate::runtime_options::config_path(r.options.as_ref())
+                    .map_err(|e| invalid(e.to_string()))?;
                 let (launcher, options) =
-                    kata_sandbox::backend::from_config(&spec).map_err(to_ttrpc)?;
+                    kata_sandbox::backend::from_config_path(&spec, config_path.as_deref())
+                        .map_err(to_ttrpc)?;
                 let layout = Layout::new(sandbox.sandbox_id.clone(), Roots::default());
                 let handle = spawn_sandbox(layout, options, launcher, self.events.clone());
                 let boot = BootRequest {
@@ -82,6 +94,24 @@ impl TaskService {
             }
         };
         let pid = handle.create_container(request).await.map_err(to_ttrpc)?;
+        if let Some(hooks) = ContainerHooks::from_spec(&spec, &r.id, &bundle) {
+            for point in [
+                HookPoint::Prestart,
+                HookPoint::CreateRuntime,
+                HookPoint::CreateContainer,
+            ] {
+                if let Err(e) = hooks.run(point, Some(pid)).await {
+                    // Nothing of a container whose hook failed stays (nor its VM, if first).
+                    if let Err(d) = handle.delete(ProcessRef::new(r.id.clone(), None)).await {
+                        tracing::warn!(container = %r.id, error = %d, "removing after a failed hook");
+                    }
+                    return Err(status(Code::FAILED_PRECONDITION, e.to_string()));
+                }
+            }
+            if let Ok(mut all) = self.hooks.lock() {
+                all.insert(r.id.clone(), hooks);
+            }
+        }
         Ok(CreateTaskResponse {
             pid,
             ..Default::default()

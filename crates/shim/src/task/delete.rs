@@ -1,4 +1,5 @@
-//! Delete: a stopped exec or container (the sandbox's own container takes the VM with it).
+//! Delete: a stopped exec or container (the sandbox's own container takes the VM with it); a
+//! container's `poststop` hooks run after it.
 
 use containerd_shim::api::{DeleteRequest, DeleteResponse};
 use containerd_shim::TtrpcResult;
@@ -6,6 +7,7 @@ use containerd_shim::TtrpcResult;
 use super::{process, TaskService};
 use crate::errors::to_ttrpc;
 use crate::events::timestamp;
+use kata_sandbox::host::hooks::HookPoint;
 
 impl TaskService {
     pub(super) async fn do_delete(&self, r: DeleteRequest) -> TtrpcResult<DeleteResponse> {
@@ -14,6 +16,12 @@ impl TaskService {
             .delete(process(&r.id, &r.exec_id))
             .await
             .map_err(to_ttrpc)?;
+        if r.exec_id.is_empty() {
+            let hooks = self.hooks.lock().ok().and_then(|mut h| h.remove(&r.id));
+            if let Some(h) = hooks {
+                h.run_logged(HookPoint::Poststop, Some(deleted.pid)).await;
+            }
+        }
         Ok(DeleteResponse {
             pid: deleted.pid,
             exit_status: deleted.exit.map(|e| e.code).unwrap_or_default(),

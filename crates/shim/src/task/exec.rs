@@ -23,7 +23,15 @@ impl TaskService {
             container_id: r.id.clone(),
             exec_id: r.exec_id.clone(),
             process,
-            io: process_io(&r.stdin, &r.stdout, &r.stderr, r.terminal)?,
+            io: process_io(
+                &self.namespace,
+                &r.id,
+                &r.stdin,
+                &r.stdout,
+                &r.stderr,
+                r.terminal,
+            )
+            .await?,
         };
         self.sandbox()?.exec(req).await.map_err(to_ttrpc)?;
         Ok(Empty::new())

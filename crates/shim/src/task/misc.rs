@@ -86,6 +86,8 @@ impl TaskService {
         };
         if gone {
             tracing::info!(namespace = %self.namespace, "pod gone, shim exiting");
+            // Freed before the answer: containerd may start a shim for the same id right away.
+            self.socket.remove_once();
             self.exit.signal();
         }
         Ok(Empty::new())

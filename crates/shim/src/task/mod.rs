@@ -6,6 +6,7 @@ mod delete;
 mod exec;
 mod io;
 mod kill;
+mod logger;
 mod misc;
 mod start;
 mod state;
@@ -21,6 +22,7 @@ use containerd_shim::protos::shim_async::Task;
 use containerd_shim::protos::ttrpc::r#async::TtrpcContext;
 use containerd_shim::publisher::RemotePublisher;
 use containerd_shim::TtrpcResult;
+use kata_sandbox::host::hooks::ContainerHooks;
 use kata_sandbox::{Event, ProcessRef, SandboxHandle};
 use tokio::sync::{mpsc, OnceCell};
 
@@ -29,20 +31,30 @@ use containerd_shim::protos::ttrpc::Code;
 
 pub struct TaskService {
     namespace: String,
+    socket: Arc<crate::service::ShimSocket>,
     exit: Arc<ExitSignal>,
     sandbox: OnceCell<SandboxHandle>,
     events: mpsc::UnboundedSender<Event>,
+    /// The OCI hooks of each container that has some, run on the host.
+    hooks: std::sync::Mutex<std::collections::HashMap<String, ContainerHooks>>,
 }
 
 impl TaskService {
-    pub fn new(publisher: RemotePublisher, namespace: String, exit: Arc<ExitSignal>) -> Self {
+    pub fn new(
+        publisher: RemotePublisher,
+        namespace: String,
+        exit: Arc<ExitSignal>,
+        socket: Arc<crate::service::ShimSocket>,
+    ) -> Self {
         let (events, rx) = mpsc::unbounded_channel();
         crate::events::spawn_forwarder(publisher, namespace.clone(), rx);
         Self {
             namespace,
+            socket,
             exit,
             sandbox: OnceCell::new(),
             events,
+            hooks: Default::default(),
         }
     }
 
@@ -50,6 +62,16 @@ impl TaskService {
         self.sandbox
             .get()
             .ok_or_else(|| status(Code::NOT_FOUND, "no sandbox in this shim yet"))
+    }
+}
+
+impl TaskService {
+    /// The hooks of container `id`, if it has any.
+    fn hooks_of(&self, id: &str) -> Option<ContainerHooks> {
+        self.hooks
+            .lock()
+            .map(|h| h.get(id).cloned())
+            .unwrap_or_default()
     }
 }
 

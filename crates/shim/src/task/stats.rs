@@ -1,9 +1,12 @@
-//! Stats (cgroup v1 metrics in an `Any`) and Update (a JSON `LinuxResources` in an `Any`).
+//! Stats (cgroup metrics in an `Any`, of the type the host's cgroup version gives, as containerd's
+//! runc shim answers: `io.containerd.cgroups.v2.Metrics` on a cgroup v2 host, v1 otherwise) and
+//! Update (a JSON `LinuxResources` in an `Any`).
 
 use containerd_shim::api::{Empty, StatsRequest, StatsResponse, UpdateTaskRequest};
 use containerd_shim::protos::cgroups::metrics::{
     CPUStat, CPUUsage, MemoryEntry, MemoryStat, Metrics, PidsStat,
 };
+use containerd_shim::protos::cgroups_v2::metrics as v2;
 use containerd_shim::protos::protobuf::well_known_types::any::Any;
 use containerd_shim::protos::protobuf::Message;
 use containerd_shim::TtrpcResult;
@@ -15,6 +18,41 @@ use crate::errors::{invalid, status, to_ttrpc};
 use containerd_shim::protos::ttrpc::Code;
 
 const METRICS_TYPE_URL: &str = "io.containerd.cgroups.v1.Metrics";
+const METRICS_V2_TYPE_URL: &str = "io.containerd.cgroups.v2.Metrics";
+
+/// Whether the host runs cgroup v2 alone (`/sys/fs/cgroup` is a cgroup2 file system).
+fn host_cgroup_v2() -> bool {
+    nix::sys::statfs::statfs("/sys/fs/cgroup")
+        .map(|fs| fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+        .unwrap_or(false)
+}
+
+/// The v2 form (microseconds for CPU).
+pub fn metrics_v2(s: &ContainerStats) -> v2::Metrics {
+    v2::Metrics {
+        cpu: Some(v2::CPUStat {
+            usage_usec: s.cpu_total_ns / 1000,
+            user_usec: s.cpu_user_ns / 1000,
+            system_usec: s.cpu_kernel_ns / 1000,
+            ..Default::default()
+        })
+        .into(),
+        memory: Some(v2::MemoryStat {
+            usage: s.memory_usage,
+            max_usage: s.memory_max_usage,
+            usage_limit: s.memory_limit,
+            ..Default::default()
+        })
+        .into(),
+        pids: Some(v2::PidsStat {
+            current: s.pids_current,
+            limit: s.pids_limit,
+            ..Default::default()
+        })
+        .into(),
+        ..Default::default()
+    }
+}
 
 pub fn metrics(s: &ContainerStats) -> Metrics {
     Metrics {
@@ -53,12 +91,16 @@ pub fn metrics(s: &ContainerStats) -> Metrics {
 impl TaskService {
     pub(super) async fn do_stats(&self, r: StatsRequest) -> TtrpcResult<StatsResponse> {
         let stats = self.sandbox()?.stats(r.id).await.map_err(to_ttrpc)?;
-        let value = metrics(&stats)
-            .write_to_bytes()
-            .map_err(|e| status(Code::INTERNAL, format!("cannot encode metrics: {e}")))?;
+        let (type_url, value) = if host_cgroup_v2() {
+            (METRICS_V2_TYPE_URL, metrics_v2(&stats).write_to_bytes())
+        } else {
+            (METRICS_TYPE_URL, metrics(&stats).write_to_bytes())
+        };
+        let value =
+            value.map_err(|e| status(Code::INTERNAL, format!("cannot encode metrics: {e}")))?;
         Ok(StatsResponse {
             stats: Some(Any {
-                type_url: METRICS_TYPE_URL.into(),
+                type_url: type_url.into(),
                 value,
                 ..Default::default()
             })
