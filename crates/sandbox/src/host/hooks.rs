@@ -1,13 +1,14 @@
-//! OCI hooks, run on the host as Kata's runtime runs them (`pkg/katautils/hook.go`): each hook
-//! gets the container's state (OCI runtime spec, "State") as JSON on its stdin, its `args` (the
-//! first is `argv[0]`), only its `env`, and is killed after `timeout` seconds.
+//! OCI hooks of the runtime namespace, run on the host as Kata's runtime runs them
+//! (`pkg/katautils/hook.go`): each hook gets the container's state (OCI runtime spec, "State")
+//! as JSON on its stdin, its `args` (the first is `argv[0]`), only its `env`, and is killed
+//! after `timeout` seconds.
 //!
-//! The container itself lives in the guest, so the hooks a runc user expects to run in its
-//! namespaces (`createContainer`, `startContainer`) run on the host too, at the same points:
-//! `prestart`, `createRuntime` and `createContainer` when the container is created (state
-//! `creating`), `startContainer` just before it starts (`created`), `poststart` once it runs
-//! (`running`), `poststop` after it is deleted (`stopped`). A failing hook of the first four kinds
-//! fails the operation; a failing `poststart` or `poststop` hook is logged (runtime spec).
+//! `prestart` and `createRuntime` run when the container is created (state `creating`),
+//! `poststart` once it started and `poststop` after it is deleted (`created` and `stopped`, the
+//! states runc gives them). A failing `prestart` or `createRuntime` hook fails the create; a
+//! failing `poststart` or `poststop` hook is logged (runtime spec). `createContainer` and
+//! `startContainer` hooks belong to the container's namespaces: they go to the guest with the
+//! spec and run there (libcontainer), as runc runs them in the container's.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -25,8 +26,6 @@ use tokio::io::AsyncWriteExt;
 pub enum HookPoint {
     Prestart,
     CreateRuntime,
-    CreateContainer,
-    StartContainer,
     Poststart,
     Poststop,
 }
@@ -36,8 +35,6 @@ impl HookPoint {
         match self {
             HookPoint::Prestart => "prestart",
             HookPoint::CreateRuntime => "createRuntime",
-            HookPoint::CreateContainer => "createContainer",
-            HookPoint::StartContainer => "startContainer",
             HookPoint::Poststart => "poststart",
             HookPoint::Poststop => "poststop",
         }
@@ -46,11 +43,8 @@ impl HookPoint {
     /// The container status the hooks of this point see in the state.
     fn status(self) -> &'static str {
         match self {
-            HookPoint::Prestart | HookPoint::CreateRuntime | HookPoint::CreateContainer => {
-                "creating"
-            }
-            HookPoint::StartContainer => "created",
-            HookPoint::Poststart => "running",
+            HookPoint::Prestart | HookPoint::CreateRuntime => "creating",
+            HookPoint::Poststart => "created",
             HookPoint::Poststop => "stopped",
         }
     }
@@ -64,8 +58,6 @@ impl HookPoint {
         match self {
             HookPoint::Prestart => h.prestart().as_ref(),
             HookPoint::CreateRuntime => h.create_runtime().as_ref(),
-            HookPoint::CreateContainer => h.create_container().as_ref(),
-            HookPoint::StartContainer => h.start_container().as_ref(),
             HookPoint::Poststart => h.poststart().as_ref(),
             HookPoint::Poststop => h.poststop().as_ref(),
         }
@@ -302,10 +294,10 @@ mod tests {
     #[tokio::test]
     async fn a_missing_hook_binary_is_named() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let hooks = r#"{"startContainer": [{"path": "/nonexistent/hook"}]}"#;
+        let hooks = r#"{"createRuntime": [{"path": "/nonexistent/hook"}]}"#;
         let h = ContainerHooks::from_spec(&spec(hooks), "c1", dir.path()).expect("hooks");
         let e = h
-            .run(HookPoint::StartContainer, Some(1))
+            .run(HookPoint::CreateRuntime, Some(1))
             .await
             .expect_err("missing");
         assert!(e.to_string().contains("/nonexistent/hook"), "{e}");

@@ -23,6 +23,9 @@ impl TaskService {
         kata_oci::validate_id("container id", &r.id).map_err(|e| invalid(e.to_string()))?;
         let bundle = PathBuf::from(&r.bundle);
         let spec = kata_oci::load_spec(&bundle).map_err(|e| invalid(e.to_string()))?;
+        // A broken field is refused here, naming it, before anything is taken.
+        kata_oci::validate_spec(&spec)
+            .map_err(|e| invalid(format!("config.json of container {}: {e}", r.id)))?;
         let sandbox = SandboxRef::from_spec(&spec, &r.id).map_err(|e| invalid(e.to_string()))?;
         let request = CreateContainer {
             id: r.id.clone(),
@@ -95,11 +98,7 @@ impl TaskService {
         };
         let pid = handle.create_container(request).await.map_err(to_ttrpc)?;
         if let Some(hooks) = ContainerHooks::from_spec(&spec, &r.id, &bundle) {
-            for point in [
-                HookPoint::Prestart,
-                HookPoint::CreateRuntime,
-                HookPoint::CreateContainer,
-            ] {
+            for point in [HookPoint::Prestart, HookPoint::CreateRuntime] {
                 if let Err(e) = hooks.run(point, Some(pid)).await {
                     // Nothing of a container whose hook failed stays (nor its VM, if first).
                     if let Err(d) = handle.delete(ProcessRef::new(r.id.clone(), None)).await {
