@@ -39,6 +39,14 @@ pub enum AgentError {
         #[source]
         source: Box<libcontainer::error::LibcontainerError>,
     },
+    /// A field of the OCI spec cannot be honoured (names the container, the field and why).
+    #[error("container {id}: {field} {value}: {cause}")]
+    Spec {
+        id: String,
+        field: String,
+        value: String,
+        cause: String,
+    },
     /// A device did not show up in time.
     #[error("timed out waiting for {0}")]
     Timeout(String),

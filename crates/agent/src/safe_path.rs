@@ -80,6 +80,17 @@ pub fn ensure_within(root: &Path, path: &Path) -> Result<()> {
 
 /// Resolves `unsafe_path` inside `root` and creates it (and its parents) as directories there.
 pub fn create_dir_all_in_root(root: &Path, unsafe_path: &Path) -> Result<PathBuf> {
+    create_in_root(root, unsafe_path, None)
+}
+
+/// Like [`create_dir_all_in_root`], giving the directories it creates exactly `mode` (whatever
+/// the umask).
+pub fn create_dir_all_in_root_mode(root: &Path, unsafe_path: &Path, mode: u32) -> Result<PathBuf> {
+    create_in_root(root, unsafe_path, Some(mode))
+}
+
+fn create_in_root(root: &Path, unsafe_path: &Path, mode: Option<u32>) -> Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
     let target = resolve_in_root(root, unsafe_path)?;
     // Create one level at a time, re-resolving so that a symlink planted meanwhile is caught.
     let rel = target
@@ -94,7 +105,12 @@ pub fn create_dir_all_in_root(root: &Path, unsafe_path: &Path) -> Result<PathBuf
         let step = resolve_in_root(root, &built)?;
         ensure_within(root, &step)?;
         match std::fs::create_dir(&step) {
-            Ok(()) => {}
+            Ok(()) => {
+                if let Some(mode) = mode {
+                    std::fs::set_permissions(&step, std::fs::Permissions::from_mode(mode))
+                        .map_err(|e| AgentError::io("setting the mode of", &step, e))?;
+                }
+            }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(AgentError::io("creating directory", &step, e)),
         }

@@ -90,6 +90,24 @@ fn field_numbers_match_kata() {
     assert_eq!(iface.write_to_bytes().expect("encode"), [0x32, 0x01, b'x']);
 }
 
+#[test]
+fn umask_and_default_errno_are_optional_fields_5() {
+    // kata-rs extensions: User.Umask = 5 and LinuxSeccomp.DefaultErrnoRet = 5 (tag 0x28), with
+    // presence, so an explicit 0 is sent and "unset" is not.
+    let mut user = kata_protocols::oci::User::new();
+    assert!(user.write_to_bytes().expect("encode").is_empty());
+    user.Umask = Some(0);
+    assert_eq!(user.write_to_bytes().expect("encode"), [0x28, 0x00]);
+    user.Umask = Some(0o27);
+    let back = kata_protocols::oci::User::parse_from_bytes(&user.write_to_bytes().expect("encode"))
+        .expect("decode");
+    assert_eq!(back.Umask, Some(0o27));
+
+    let mut sc = kata_protocols::oci::LinuxSeccomp::new();
+    sc.DefaultErrnoRet = Some(38);
+    assert_eq!(sc.write_to_bytes().expect("encode"), [0x28, 38]);
+}
+
 struct NoAgent;
 impl AgentService for NoAgent {}
 

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use kata_protocols::{agent as pb, types};
 use kata_sandbox::agent::{ContainerRequest, Storage};
-use kata_sandbox::backend::convert::{create_container_to_pb, process_to_pb, resources_to_pb};
+use kata_sandbox::backend::convert::{
+    create_container_to_pb, process_to_pb, resources_to_pb, GuestOptions,
+};
 use kata_sandbox::host::cleanup::CleanupStep;
 use kata_sandbox::host::state::SandboxState;
 
@@ -44,11 +46,10 @@ fn main() {
             ..Default::default()
         }],
     };
-    write_request(
-        "create_container_from_shim",
-        0,
-        &create_container_to_pb(&req),
-    );
+    match create_container_to_pb(&req, GuestOptions::default()) {
+        Ok(message) => write_request("create_container_from_shim", 0, &message),
+        Err(e) => eprintln!("make_seeds: the seed spec is refused: {e}"),
+    }
 
     let mut exec = pb::ExecProcessRequest::new();
     exec.container_id = "c1".into();

@@ -14,7 +14,7 @@
 use kata_oci::Spec;
 use kata_protocols::protobuf::Message;
 use kata_sandbox::agent::ContainerRequest;
-use kata_sandbox::backend::convert::create_container_to_pb;
+use kata_sandbox::backend::convert::{create_container_to_pb, GuestOptions};
 use kata_sandbox::guest_spec::guest_spec as rewrite_for_guest;
 use kata_sandbox::host::layout::{guest_rootfs, Layout, Roots};
 use kata_sandbox::host::shares::Shares;
@@ -79,7 +79,10 @@ pub fn guest_spec(data: &[u8]) {
         spec: guest,
         storages: volumes.storages,
     };
-    let message = create_container_to_pb(&request);
+    // A spec the host refuses (a block device, a seccomp listener) never reaches the agent.
+    let Ok(message) = create_container_to_pb(&request, GuestOptions::default()) else {
+        return;
+    };
     let Ok(payload) = message.write_to_bytes() else {
         return;
     };

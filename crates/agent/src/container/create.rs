@@ -8,8 +8,11 @@ use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::syscall::syscall::SyscallType;
 use oci_spec::runtime::{LinuxBuilder, Spec};
 
+use super::devices::fit_devices;
+use super::diagnose::{ensure_cwd, libcontainer_failure};
 use super::process::Process;
 use super::stdio::Pending;
+use super::sysctl::apply_net_sysctls;
 use super::{validate_id, Container};
 use crate::error::{AgentError, Result};
 use crate::safe_path;
@@ -69,8 +72,17 @@ fn build(sb: &Sandbox, req: &CreateRequest, storages: Vec<PathBuf>) -> Result<Co
     let mut spec = req.spec.clone();
     let rootfs = confine_rootfs(sb, &spec)?;
     prepare_spec(&mut spec, &rootfs, id)?;
+    fit_devices(id, &sb.layout.sysfs, &mut spec)?;
+    apply_net_sysctls(id, Path::new("/proc/sys"), &mut spec)?;
+    if let Some(process) = spec.process().as_ref() {
+        ensure_cwd(id, &rootfs, process)?;
+    }
     if let Some(holder) = sb.ns_holder() {
         join_namespaces(&mut spec, holder, req.sandbox_pidns);
+    } else if req.sandbox_pidns {
+        return Err(AgentError::FailedPrecondition(format!(
+            "container {id}: sandbox_pidns is set but the pod has no sandbox container yet"
+        )));
     }
     let cgroup = cgroup_dir(&sb.layout.cgroup_root, &spec);
 
@@ -107,7 +119,7 @@ fn build(sb: &Sandbox, req: &CreateRequest, storages: Vec<PathBuf>) -> Result<Co
         .with_detach(true)
         .with_no_pivot(sb.no_pivot)
         .build()
-        .map_err(lc_err("create"))?;
+        .map_err(|e| libcontainer_failure(id, "create", &rootfs, spec.process().as_ref(), e))?;
     let pid = lc
         .pid()
         .ok_or_else(|| AgentError::Internal(format!("container {id} has no init pid")))?
@@ -166,12 +178,28 @@ pub fn prepare_spec(spec: &mut Spec, rootfs: &Path, id: &str) -> Result<()> {
         }
         spec.set_mounts(Some(fixed));
     }
+    drop_lsm_labels(spec, id);
     let mut linux = match spec.linux().clone() {
         Some(l) => l,
         None => LinuxBuilder::default()
             .build()
             .map_err(|e| AgentError::InvalidArgument(e.to_string()))?,
     };
+    // The container always gets a PID namespace of its own (or the sandbox's, see
+    // `join_namespaces`): without one it would see the agent and every other container.
+    let mut namespaces = linux.namespaces().clone().unwrap_or_default();
+    if !namespaces
+        .iter()
+        .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid)
+    {
+        namespaces.push(
+            oci_spec::runtime::LinuxNamespaceBuilder::default()
+                .typ(oci_spec::runtime::LinuxNamespaceType::Pid)
+                .build()
+                .map_err(|e| AgentError::InvalidArgument(e.to_string()))?,
+        );
+        linux.set_namespaces(Some(namespaces));
+    }
     let path = linux.cgroups_path().clone().filter(|p| {
         let s = p.to_string_lossy();
         !s.is_empty() && !s.contains(':') && !s.split('/').any(|c| c == "..")
@@ -180,9 +208,42 @@ pub fn prepare_spec(spec: &mut Spec, rootfs: &Path, id: &str) -> Result<()> {
         path.unwrap_or_else(|| PathBuf::from(format!("/kata-containers/{id}"))),
     ));
     spec.set_linux(Some(linux));
-    // OCI hooks were run by the runtime on the host; their paths mean nothing in the guest.
-    spec.set_hooks(None);
+    // The runtime-namespace hooks ran on the host; only the container-namespace ones
+    // (createContainer, startContainer) run here, by libcontainer, as runc runs them.
+    let kept = spec.hooks().as_ref().map(|h| {
+        let mut kept = oci_spec::runtime::Hooks::default();
+        kept.set_create_container(h.create_container().clone());
+        kept.set_start_container(h.start_container().clone());
+        kept
+    });
+    spec.set_hooks(
+        kept.filter(|h| h.create_container().is_some() || h.start_container().is_some()),
+    );
     Ok(())
+}
+
+/// The guest runs no AppArmor or SELinux policy: like Kata's agent, the profile and labels are
+/// not applied (the runtime already warned on the host).
+fn drop_lsm_labels(spec: &mut Spec, id: &str) {
+    if let Some(mut p) = spec.process().clone() {
+        if p.apparmor_profile().is_some() || p.selinux_label().is_some() {
+            tracing::warn!(
+                container = id,
+                apparmor = ?p.apparmor_profile(),
+                selinux = ?p.selinux_label(),
+                "LSM profile/label not applied in the guest"
+            );
+            p.set_apparmor_profile(None);
+            p.set_selinux_label(None);
+            spec.set_process(Some(p));
+        }
+    }
+    if let Some(mut l) = spec.linux().clone() {
+        if l.mount_label().is_some() {
+            l.set_mount_label(None);
+            spec.set_linux(Some(l));
+        }
+    }
 }
 
 /// Points the IPC and UTS namespaces (and PID, if shared) that the spec asks to create at those of
@@ -285,12 +346,23 @@ mod tests {
             .expect("hook");
         spec.set_hooks(Some(
             HooksBuilder::default()
-                .prestart(vec![hook])
+                .prestart(vec![hook.clone()])
                 .build()
                 .expect("hooks"),
         ));
         prepare_spec(&mut spec, rootfs.path(), "c1").expect("prepare");
         assert!(spec.hooks().is_none());
+        spec.set_hooks(Some(
+            HooksBuilder::default()
+                .poststop(vec![hook.clone()])
+                .start_container(vec![hook])
+                .build()
+                .expect("hooks"),
+        ));
+        prepare_spec(&mut spec, rootfs.path(), "c1").expect("prepare");
+        let kept = spec.hooks().as_ref().expect("container hooks kept");
+        assert!(kept.poststop().is_none());
+        assert_eq!(kept.start_container().as_ref().map(Vec::len), Some(1));
     }
 
     #[test]
@@ -343,5 +415,28 @@ mod tests {
             .and_then(|l| l.namespaces().clone())
             .expect("namespaces");
         assert!(got.iter().any(|n| n.typ() == T::Pid && n.path().is_some()));
+    }
+
+    #[test]
+    fn a_pid_namespace_is_always_created_and_lsm_labels_dropped() {
+        use oci_spec::runtime::{LinuxNamespaceType as T, ProcessBuilder};
+        let rootfs = tempfile::tempdir().expect("tempdir");
+        let mut spec = spec_with_mount("/tmp", None);
+        let process = ProcessBuilder::default()
+            .apparmor_profile("cri-containerd.apparmor.d")
+            .selinux_label("system_u:system_r:container_t:s0")
+            .build()
+            .expect("process");
+        spec.set_process(Some(process));
+        prepare_spec(&mut spec, rootfs.path(), "c1").expect("prepare");
+        let ns = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().clone())
+            .expect("namespaces");
+        assert!(ns.iter().any(|n| n.typ() == T::Pid && n.path().is_none()));
+        let p = spec.process().as_ref().expect("process");
+        assert!(p.apparmor_profile().is_none());
+        assert!(p.selinux_label().is_none());
     }
 }

@@ -7,6 +7,7 @@ use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::syscall::syscall::SyscallType;
 use oci_spec::runtime::Process as OciProcess;
 
+use super::diagnose::libcontainer_failure;
 use super::lock;
 use super::process::Process;
 use super::stdio::Pending;
@@ -64,7 +65,10 @@ pub fn exec(sb: &Sandbox, req: ExecRequest) -> Result<()> {
         .with_detach(true)
         .build();
     let _ = std::fs::remove_file(&process_file);
-    let pid = result.map_err(lc_err("exec"))?.as_raw();
+    let root = std::path::PathBuf::from(format!("/proc/{}/root", c.init.pid));
+    let pid = result
+        .map_err(|e| libcontainer_failure(&req.id, "exec", &root, Some(&req.process), e))?
+        .as_raw();
     let exit = sb.reaper.watch(pid);
     let stdio = pending.finish(super::stdio::console_size(Some(&req.process)))?;
     let process = Arc::new(Process::new(req.exec_id.clone(), pid, stdio, exit));

@@ -1,6 +1,8 @@
 //! Containers inside the guest, created with libcontainer (youki). One file per verb.
 
 pub mod create;
+mod devices;
+mod diagnose;
 mod exec;
 pub mod io;
 mod oom;
@@ -11,6 +13,7 @@ mod signal;
 mod start;
 mod stats;
 mod stdio;
+mod sysctl;
 mod update;
 mod wait;
 

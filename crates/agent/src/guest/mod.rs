@@ -5,7 +5,7 @@ mod details;
 mod online;
 
 pub use copy_file::{copy_file, CopyFileRequest};
-pub use details::mem_block_size;
+pub use details::{mem_block_size, seccomp_filter_available};
 pub use online::online_cpu_mem;
 
 use crate::error::{AgentError, Result};

@@ -56,7 +56,7 @@ pub fn details(svc: &Service, req: pb::GuestDetailsRequest) -> RpcResult<pb::Gue
     d.version = crate::VERSION.to_string();
     d.init_daemon = svc.pid1;
     d.storage_handlers = storage::DRIVERS.iter().map(|s| s.to_string()).collect();
-    d.supports_seccomp = true;
+    d.supports_seccomp = guest::seccomp_filter_available();
     resp.agent_details = Some(d).into();
     Ok(resp)
 }

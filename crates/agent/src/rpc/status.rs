@@ -9,7 +9,9 @@ pub fn code_of(err: &AgentError) -> Code {
     match err {
         AgentError::NotFound(_) => Code::NOT_FOUND,
         AgentError::AlreadyExists(_) => Code::ALREADY_EXISTS,
-        AgentError::InvalidArgument(_) | AgentError::PathEscape { .. } => Code::INVALID_ARGUMENT,
+        AgentError::InvalidArgument(_)
+        | AgentError::PathEscape { .. }
+        | AgentError::Spec { .. } => Code::INVALID_ARGUMENT,
         AgentError::FailedPrecondition(_) => Code::FAILED_PRECONDITION,
         AgentError::Unimplemented(_) => Code::UNIMPLEMENTED,
         AgentError::Timeout(_) => Code::DEADLINE_EXCEEDED,

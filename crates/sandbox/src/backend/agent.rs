@@ -8,7 +8,9 @@ use kata_agent_client::AgentClient;
 use oci_spec::runtime::{LinuxResources, Process};
 use ttrpc::context::{self, Context};
 
-use super::convert::{create_container_to_pb, process_to_pb, resources_to_pb, storage_to_pb};
+use super::convert::{
+    create_container_to_pb, process_to_pb, resources_to_pb, storage_to_pb, GuestOptions,
+};
 use crate::agent::{Agent, AgentResult, ContainerRequest, SandboxRequest};
 use crate::error::{AgentError, ErrorKind};
 use crate::types::ContainerStats;
@@ -22,6 +24,8 @@ pub struct KataAgent {
     client: AgentClient,
     /// Deadline of `CreateContainer` (`[runtime] create_container_timeout`).
     create_timeout: Duration,
+    /// What the runtime configuration lets through to the guest (seccomp).
+    guest: GuestOptions,
 }
 
 impl KataAgent {
@@ -29,7 +33,15 @@ impl KataAgent {
         Self {
             client,
             create_timeout: SHORT,
+            guest: GuestOptions::default(),
         }
+    }
+
+    /// Strips `linux.seccomp` from the specs sent to the guest when `disable` is true
+    /// (`[runtime] disable_guest_seccomp`).
+    pub fn with_disable_guest_seccomp(mut self, disable: bool) -> Self {
+        self.guest.guest_seccomp = !disable;
+        self
     }
 
     /// Gives `CreateContainer` the configured deadline instead of 60 s.
@@ -130,7 +142,7 @@ impl Agent for KataAgent {
     }
 
     async fn create_container(&self, req: ContainerRequest) -> AgentResult<()> {
-        let r = create_container_to_pb(&req);
+        let r = create_container_to_pb(&req, self.guest)?;
         self.client
             .agent
             .create_container(context::with_duration(self.create_timeout), &r)

@@ -205,9 +205,13 @@ impl VmLauncher for QemuLauncher {
         }
         Ok(Launched {
             vm: Box::new(control),
-            agent: Arc::new(KataAgent::new(client).with_create_container_timeout(
-                Duration::from_secs(self.config.runtime.create_container_timeout),
-            )),
+            agent: Arc::new(
+                KataAgent::new(client)
+                    .with_create_container_timeout(Duration::from_secs(
+                        self.config.runtime.create_container_timeout,
+                    ))
+                    .with_disable_guest_seccomp(self.config.runtime.disable_guest_seccomp),
+            ),
         })
     }
 }

@@ -19,7 +19,8 @@ impl TaskService {
         if r.exec_id.is_empty() {
             let hooks = self.hooks.lock().ok().and_then(|mut h| h.remove(&r.id));
             if let Some(h) = hooks {
-                h.run_logged(HookPoint::Poststop, Some(deleted.pid)).await;
+                // The process is gone: no pid in the state (as runc).
+                h.run_logged(HookPoint::Poststop, None).await;
             }
         }
         Ok(DeleteResponse {

@@ -92,6 +92,9 @@ fn process_json(p: &pb::Process) -> Value {
             user.insert("additionalGids".into(), json!(u.AdditionalGids));
         }
         put_str(&mut user, "username", &u.Username);
+        if let Some(umask) = u.Umask {
+            user.insert("umask".into(), json!(umask));
+        }
     } else {
         user.insert("uid".into(), json!(0));
         user.insert("gid".into(), json!(0));
@@ -231,6 +234,9 @@ fn linux_json(l: &pb::Linux) -> Value {
 fn seccomp_json(s: &pb::LinuxSeccomp) -> Value {
     let mut m = Map::new();
     m.insert("defaultAction".into(), json!(s.DefaultAction));
+    if let Some(errno) = s.DefaultErrnoRet {
+        m.insert("defaultErrnoRet".into(), json!(errno));
+    }
     put_list(&mut m, "architectures", &s.Architectures);
     put_list(&mut m, "flags", &s.Flags);
     m.insert(
@@ -293,6 +299,7 @@ mod tests {
         u.UID = 1000;
         u.GID = 100;
         u.AdditionalGids = vec![10, 11];
+        u.Umask = Some(0o27);
         p.User = Some(u).into();
         let mut caps = pb::LinuxCapabilities::new();
         caps.Bounding = vec!["CAP_CHOWN".into(), "CAP_KILL".into()];
@@ -329,6 +336,7 @@ mod tests {
         let mut sc = pb::LinuxSeccomp::new();
         sc.DefaultAction = "SCMP_ACT_ALLOW".into();
         sc.Architectures = vec!["SCMP_ARCH_X86_64".into()];
+        sc.DefaultErrnoRet = Some(38);
         let mut call = pb::LinuxSyscall::new();
         call.Names = vec!["mount".into()];
         call.Action = "SCMP_ACT_ERRNO".into();
@@ -398,6 +406,8 @@ mod tests {
             sc.syscalls().as_ref().expect("calls")[0].errno_ret(),
             Some(1)
         );
+        assert_eq!(sc.default_errno_ret(), Some(38));
+        assert_eq!(p.user().umask(), Some(0o27));
         assert_eq!(linux.devices().as_ref().expect("devices")[0].major(), 10);
         assert_eq!(
             spec.mounts().as_ref().expect("mounts")[0].typ().as_deref(),
@@ -424,5 +434,15 @@ mod tests {
         let p = process_from_grpc(&pb::Process::new()).expect("convert");
         assert_eq!(p.cwd().to_str(), Some("/"));
         assert_eq!(p.user().uid(), 0);
+        // Unset umask stays unset (the runtime default), an explicit 0 is kept.
+        let mut proc_ = pb::Process::new();
+        proc_.User = Some(pb::User::new()).into();
+        let p = process_from_grpc(&proc_).expect("convert");
+        assert_eq!(p.user().umask(), None);
+        if let Some(u) = proc_.User.as_mut() {
+            u.Umask = Some(0);
+        }
+        let p = process_from_grpc(&proc_).expect("convert");
+        assert_eq!(p.user().umask(), Some(0));
     }
 }
