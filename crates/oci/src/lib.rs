@@ -11,6 +11,7 @@ mod kind;
 mod mounts;
 mod shm;
 mod spec;
+mod unsupported;
 mod validate;
 
 pub use annotations::{apply_annotations, kata_annotations, KATA_ANNOTATION_PREFIX};
@@ -29,4 +30,5 @@ pub use mounts::{
 pub use oci_spec::runtime::Spec;
 pub use shm::{parse_size, shm_size, statfs_size, DEFAULT_SHM_SIZE};
 pub use spec::load_spec;
+pub use unsupported::left_out_fields;
 pub use validate::{validate_devices, validate_mounts, validate_spec};

@@ -26,6 +26,9 @@ impl TaskService {
         // A broken field is refused here, naming it, before anything is taken.
         kata_oci::validate_spec(&spec)
             .map_err(|e| invalid(format!("config.json of container {}: {e}", r.id)))?;
+        for (field, why) in kata_oci::left_out_fields(&spec) {
+            tracing::warn!(container = %r.id, field = %field, "not applied in the guest: {why}");
+        }
         let sandbox = SandboxRef::from_spec(&spec, &r.id).map_err(|e| invalid(e.to_string()))?;
         let request = CreateContainer {
             id: r.id.clone(),
