@@ -20,6 +20,19 @@ const LEFT_OUT: &[(&str, &str)] = &[
         "Kata's agent protocol has no I/O priority",
     ),
     (
+        "/process/execCPUAffinity",
+        "Kata's agent protocol has no exec CPU affinity",
+    ),
+    (
+        "/linux/resources/cpu/idle",
+        "Kata's agent protocol has no cpu.idle",
+    ),
+    (
+        "/linux/resources/cpu/burst",
+        "Kata's agent protocol has no cpu.max.burst",
+    ),
+    ("/linux/resources/rdma", "RDMA devices are the host's"),
+    (
         "/linux/personality",
         "Kata's agent protocol has no execution domain",
     ),

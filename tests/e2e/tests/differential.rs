@@ -711,6 +711,30 @@ fn kata_configuration_probes() -> Vec<Probe<'static>> {
             },
         ),
         Probe::documented(
+            "block_device_refused_before_boot",
+            Outcome::new()
+                .with("refused", true)
+                .with("error names the device and the cause", true),
+            |s| {
+                // The guest cannot be given a host block device: refused at Create, by name,
+                // before a VM boots (the suite's leftover check sees nothing was left).
+                let node = s.dir().join("blk");
+                let node = node.display().to_string();
+                let made = std::process::Command::new("mknod")
+                    .args([node.as_str(), "b", "7", "200"])
+                    .status()?;
+                anyhow::ensure!(made.success(), "mknod {node} b 7 200 failed");
+                let id = s.id("blockdev");
+                let out = s.run(&id, &["--device", &node], &["true"])?;
+                let named = out.stderr.contains(&node) && out.stderr.contains("block device");
+                let mut o = Outcome::new()
+                    .with("refused", out.code != Some(0))
+                    .with("error names the device and the cause", named);
+                o.note(format!("stderr: {:?}", out.stderr));
+                Ok(o)
+            },
+        ),
+        Probe::documented(
             "kernel_params_quoting",
             Outcome::new()
                 .with("exit", 0)

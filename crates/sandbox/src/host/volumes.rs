@@ -162,7 +162,15 @@ pub fn apply(
     let mut out = GuestVolumes::default();
     for (index, m) in classified.iter().enumerate() {
         match plan_mount(m, container_id, index) {
-            VolumeAction::Skip => {}
+            VolumeAction::Skip => {
+                // Host /proc, /sys and device nodes mean nothing in the guest (Kata skips them
+                // too); the container sees the guest's own.
+                tracing::warn!(
+                    container = container_id,
+                    destination = %m.destination.display(),
+                    "host /proc, /sys or /dev bind not passed to the guest"
+                );
+            }
             VolumeAction::Guest => {
                 let mut builder = MountBuilder::default().destination(m.destination.clone());
                 if let Some(src) = &m.source {

@@ -26,6 +26,10 @@ impl TaskService {
         // A broken field is refused here, naming it, before anything is taken.
         kata_oci::validate_spec(&spec)
             .map_err(|e| invalid(format!("config.json of container {}: {e}", r.id)))?;
+        // What the guest cannot be given (a block device, a seccomp listener...) is refused now,
+        // before a VM is booted for it.
+        kata_sandbox::backend::convert::spec_to_pb(&spec, Default::default())
+            .map_err(|e| invalid(format!("container {}: {}", r.id, e.message)))?;
         for (field, why) in kata_oci::left_out_fields(&spec) {
             tracing::warn!(container = %r.id, field = %field, "not applied in the guest: {why}");
         }
