@@ -3,7 +3,8 @@
 # skipped when its result is already there, so a second run is quiet and takes about a second.
 #
 #   Debian packages : QEMU, containerd/runc, image tools (cpio, zstd, lz4, kmod, busybox-static),
-#                     build deps (gcc, pkg-config, protoc, libseccomp, libcap-ng)
+#                     build deps (gcc, pkg-config, protoc, libseccomp, libcap-ng, libelf and zlib
+#                     for the agent's device cgroup filter through libbpf)
 #   cargo install   : vhost-device-vsock (hybrid vsock), virtiofsd (shared file system)
 #   /usr/local/bin  : copies of those two, so the runtime finds them without ~/.cargo/bin in PATH
 set -euo pipefail
@@ -12,6 +13,7 @@ APT_PACKAGES=(
     qemu-system-x86 containerd runc
     cpio busybox-static zstd lz4 kmod
     libseccomp-dev libcap-ng-dev protobuf-compiler pkg-config gcc libc6-dev
+    libelf-dev zlib1g-dev
     iproute2
 )
 CARGO_TOOLS=(vhost-device-vsock virtiofsd)

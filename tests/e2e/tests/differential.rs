@@ -596,10 +596,14 @@ fn security_probes() -> Vec<Probe<'static>> {
             )?))
         }),
         Probe::single("device_cgroup_defaults", |s| {
+            // /dev/kmsg (1:11) is outside the default rules but readable by root: only the
+            // device cgroup (a BPF filter in the guest) refuses it.
             let id = s.id("devrules");
             let cmd = "mknod /dev/null2 c 1 3 && echo data > /dev/null2 && echo null-ok; \
                        mknod /dev/mem2 c 1 1; echo \"mknod-mem=$?\"; \
-                       head -c 1 /dev/mem2 > /dev/null; echo \"open-mem=$?\"";
+                       head -c 1 /dev/mem2 > /dev/null; echo \"open-mem=$?\"; \
+                       mknod /tmp/kmsg2 c 1 11; head -c 1 /tmp/kmsg2 > /dev/null; \
+                       echo \"open-kmsg=$?\"";
             Ok(Outcome::of(&s.run(&id, &[], &["sh", "-c", cmd])?))
         }),
         Probe::single("capabilities_add_drop", |s| {
