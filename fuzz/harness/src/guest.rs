@@ -51,8 +51,17 @@ pub fn guest_spec(data: &[u8]) {
     );
     let guest = rewrite_for_guest(&spec, CONTAINER_ID, volumes.mounts);
 
-    // What must never reach the guest.
-    assert!(guest.hooks().is_none(), "host hooks reach the guest");
+    // What must never reach the guest: runtime-namespace hooks (they run on the host), a root
+    // other than the shared rootfs, the host's network namespace.
+    if let Some(h) = guest.hooks() {
+        assert!(
+            h.prestart().is_none()
+                && h.create_runtime().is_none()
+                && h.poststart().is_none()
+                && h.poststop().is_none(),
+            "host hooks reach the guest"
+        );
+    }
     let root = guest.root().as_ref().map(|r| r.path().clone());
     assert_eq!(
         root.as_deref().and_then(|p| p.to_str()),
@@ -60,12 +69,7 @@ pub fn guest_spec(data: &[u8]) {
         "the guest root is not the shared rootfs"
     );
     if let Some(linux) = guest.linux() {
-        assert!(linux.devices().is_none(), "host devices reach the guest");
         for ns in linux.namespaces().iter().flatten() {
-            assert!(
-                ns.path().is_none(),
-                "a host namespace path reaches the guest"
-            );
             assert!(
                 ns.typ() != LinuxNamespaceType::Network,
                 "the host network namespace reaches the guest"
@@ -83,6 +87,17 @@ pub fn guest_spec(data: &[u8]) {
     let Ok(message) = create_container_to_pb(&request, GuestOptions::default()) else {
         return;
     };
+    // What the agent is sent: no host block device, no host namespace path.
+    if let Some(linux) = message.OCI.Linux.as_ref() {
+        assert!(
+            linux.Devices.iter().all(|d| d.Type != "b"),
+            "a host block device reaches the guest"
+        );
+        assert!(
+            linux.Namespaces.iter().all(|n| n.Path.is_empty()),
+            "a host namespace path reaches the guest"
+        );
+    }
     let Ok(payload) = message.write_to_bytes() else {
         return;
     };
