@@ -6,14 +6,40 @@ use oci_spec::runtime::Spec;
 
 use crate::error::{Error, Result};
 
-/// Reads and parses `<bundle>/config.json`; errors name the file.
+/// Reads and parses `<bundle>/config.json`; errors name the file. A relative mount destination
+/// is taken relative to the container's `/`, as runc does (with a warning: the runtime spec
+/// requires absolute destinations).
 pub fn load_spec(bundle: &Path) -> Result<Spec> {
     let path = bundle.join("config.json");
     let text = std::fs::read_to_string(&path).map_err(|source| Error::ReadSpec {
         path: path.clone(),
         source,
     })?;
-    serde_json::from_str(&text).map_err(|source| Error::ParseSpec { path, source })
+    let mut spec: Spec =
+        serde_json::from_str(&text).map_err(|source| Error::ParseSpec { path, source })?;
+    absolute_destinations(&mut spec);
+    Ok(spec)
+}
+
+fn absolute_destinations(spec: &mut Spec) {
+    let Some(mut mounts) = spec.mounts().clone() else {
+        return;
+    };
+    let mut changed = false;
+    for m in &mut mounts {
+        let dest = m.destination().clone();
+        if !dest.as_os_str().is_empty() && dest.is_relative() {
+            tracing::warn!(
+                destination = %dest.display(),
+                "relative mount destination taken relative to / (as runc does)"
+            );
+            m.set_destination(Path::new("/").join(dest));
+            changed = true;
+        }
+    }
+    if changed {
+        spec.set_mounts(Some(mounts));
+    }
 }
 
 #[cfg(test)]
@@ -30,6 +56,26 @@ mod tests {
         .expect("write");
         let spec = load_spec(dir.path()).expect("load");
         assert_eq!(spec.hostname().as_deref(), Some("pod"));
+    }
+
+    #[test]
+    fn a_relative_mount_destination_is_taken_from_the_root() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("config.json"),
+            r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},
+                "mounts":[{"destination":"mnt","type":"tmpfs","source":"t"},
+                          {"destination":"/abs","type":"tmpfs","source":"t"}]}"#,
+        )
+        .expect("write");
+        let spec = load_spec(dir.path()).expect("load");
+        let dests: Vec<_> = spec
+            .mounts()
+            .iter()
+            .flatten()
+            .map(|m| m.destination().display().to_string())
+            .collect();
+        assert_eq!(dests, ["/mnt", "/abs"]);
     }
 
     #[test]

@@ -320,9 +320,58 @@ fn exec_probe(s: &Side) -> anyhow::Result<Observed> {
     Ok(obs)
 }
 
+/// A pod whose member joins the sandbox container's PID namespace (Kubernetes'
+/// `shareProcessNamespace`): the member sees the sandbox's processes. runc joins the namespace
+/// the path names; kata-rs takes the path as "the pod's sandbox PID namespace" in the guest.
+fn shared_pid_namespace(s: &Side) -> anyhow::Result<Outcome> {
+    let pod = s.id("pidpod");
+    let sandbox = [
+        "--annotation",
+        "io.kubernetes.cri.container-type=sandbox",
+        "--annotation",
+    ];
+    let pod_id = format!("io.kubernetes.cri.sandbox-id={pod}");
+    let mut flags = sandbox.to_vec();
+    flags.push(&pod_id);
+    s.run_detached(&pod, &flags, &["sleep", "300"])?;
+    let listed = s.ctr(&["task", "ls"], None, 10)?;
+    let pid = listed
+        .stdout_text()
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(pod.as_str()))
+        .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned))
+        .ok_or_else(|| anyhow::anyhow!("no pid for {pod}"))?;
+    let ns = format!("pid:/proc/{pid}/ns/pid");
+    let member = [
+        "--with-ns",
+        &ns,
+        "--annotation",
+        "io.kubernetes.cri.container-type=container",
+        "--annotation",
+        &pod_id,
+    ];
+    let id = s.id("pidmember");
+    let out = s.run(
+        &id,
+        &member,
+        &["sh", "-c", "ps -o comm | grep -c '^sleep$'"],
+    );
+    let _ = s.ctr(&["task", "kill", "-s", "SIGKILL", &pod], None, 30);
+    s.wait_status(&pod, Some("STOPPED"), 60);
+    let _ = s.ctr(&["task", "delete", &pod], None, 60);
+    let _ = s.ctr(&["container", "delete", &pod], None, 30);
+    Ok(Outcome::of(&out?))
+}
+
 #[test]
 fn exec_processes() {
-    suite(unchanged, vec![Probe::group(&EXEC_SCENARIOS, exec_probe)]);
+    suite(
+        unchanged,
+        vec![
+            Probe::group(&EXEC_SCENARIOS, exec_probe),
+            Probe::single("pod_shared_pid_namespace", shared_pid_namespace),
+        ],
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -382,7 +382,9 @@ fn linux_pb(l: &Value, opts: GuestOptions) -> Result<pb::Linux, AgentError> {
     match l.get("seccomp") {
         Some(sc) if opts.guest_seccomp => out.Seccomp = Some(seccomp_pb(sc)?).into(),
         Some(_) => {
-            tracing::info!("disable_guest_seccomp is set: linux.seccomp is not passed to the guest")
+            tracing::warn!(
+                "disable_guest_seccomp is set: the container's linux.seccomp profile is not applied"
+            )
         }
         None => {}
     }

@@ -29,6 +29,7 @@ fn host_cgroup_v2() -> bool {
 
 /// The v2 form (microseconds for CPU).
 pub fn metrics_v2(s: &ContainerStats) -> v2::Metrics {
+    let s = &unlimited_as_host(s, false);
     v2::Metrics {
         cpu: Some(v2::CPUStat {
             usage_usec: s.cpu_total_ns / 1000,
@@ -54,7 +55,26 @@ pub fn metrics_v2(s: &ContainerStats) -> v2::Metrics {
     }
 }
 
+/// "No limit" as a cgroup v1 kernel reports `memory.limit_in_bytes` (`i64::MAX` rounded down to a
+/// 4 KiB page), which is what containerd's runc shim shows on a v1 host.
+const V1_UNLIMITED_MEMORY: u64 = 0x7FFF_FFFF_FFFF_F000;
+
+/// The guest's "max" (read as `u64::MAX`) in the host cgroup version's terms: containerd reports an
+/// unlimited pids count as 0 in both versions, an unlimited memory limit as the v1 kernel's value
+/// on v1 (and `u64::MAX` on v2).
+fn unlimited_as_host(s: &ContainerStats, v1: bool) -> ContainerStats {
+    let mut s = s.clone();
+    if s.pids_limit == u64::MAX {
+        s.pids_limit = 0;
+    }
+    if v1 && s.memory_limit == u64::MAX {
+        s.memory_limit = V1_UNLIMITED_MEMORY;
+    }
+    s
+}
+
 pub fn metrics(s: &ContainerStats) -> Metrics {
+    let s = &unlimited_as_host(s, true);
     Metrics {
         cpu: Some(CPUStat {
             usage: Some(CPUUsage {
@@ -121,5 +141,30 @@ impl TaskService {
             .await
             .map_err(to_ttrpc)?;
         Ok(Empty::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unlimited() -> ContainerStats {
+        ContainerStats {
+            memory_limit: u64::MAX,
+            pids_limit: u64::MAX,
+            memory_usage: 4096,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn unlimited_reads_as_containerds_runc_shim_reports_it() {
+        let v1 = metrics(&unlimited());
+        assert_eq!(v1.memory.usage.limit, 9_223_372_036_854_771_712);
+        assert_eq!(v1.pids.limit, 0);
+        assert_eq!(v1.memory.usage.usage, 4096);
+        let v2 = metrics_v2(&unlimited());
+        assert_eq!(v2.memory.usage_limit, u64::MAX);
+        assert_eq!(v2.pids.limit, 0);
     }
 }
