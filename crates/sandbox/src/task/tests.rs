@@ -640,7 +640,6 @@ async fn exit_is_reported_when_the_stdout_fifo_has_no_reader() {
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
     let agent = Arc::new(FakeAgent::default());
     agent.exit_with(0);
-    let (tx, mut rx) = mpsc::unbounded_channel();
     let io = ProcessIo {
         stdin: None,
         stdout: Some(fifo),
@@ -648,13 +647,7 @@ async fn exit_is_reported_when_the_stdout_fifo_has_no_reader() {
         terminal: false,
         log: None,
     };
-    super::io::spawn_process_io(
-        agent,
-        crate::types::ProcessRef::new("c1", None),
-        String::new(),
-        &io,
-        tx,
-    );
+    let (_pumps, mut rx) = start_pumps(&agent, None, &io);
     let got = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await;
     assert!(
         matches!(
@@ -668,14 +661,7 @@ async fn exit_is_reported_when_the_stdout_fifo_has_no_reader() {
 #[tokio::test]
 async fn without_stdin_the_process_reads_end_of_file_at_once() {
     let agent = Arc::new(FakeAgent::default());
-    let (tx, _rx) = mpsc::unbounded_channel();
-    let _pumps = super::io::spawn_process_io(
-        agent.clone(),
-        crate::types::ProcessRef::new("c1", None),
-        "c1".into(),
-        &ProcessIo::default(),
-        tx,
-    );
+    let (_pumps, _rx) = start_pumps(&agent, None, &ProcessIo::default());
     for _ in 0..100 {
         if agent.calls().contains(&"CloseStdin c1".to_string()) {
             return;
@@ -696,19 +682,12 @@ async fn an_exit_is_reported_after_the_grace_when_a_child_holds_the_output() {
         .hold_stdout
         .store(true, std::sync::atomic::Ordering::SeqCst);
     agent.exit_with(0);
-    let (tx, mut rx) = mpsc::unbounded_channel();
     let io = ProcessIo {
         stdout: Some(out),
         ..Default::default()
     };
     let started = std::time::Instant::now();
-    let pumps = super::io::spawn_process_io(
-        agent,
-        crate::types::ProcessRef::new("c1", Some("e1".into())),
-        "e1".into(),
-        &io,
-        tx,
-    );
+    let (pumps, mut rx) = start_pumps(&agent, Some("e1"), &io);
     let got = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await;
     assert!(
         matches!(
@@ -736,19 +715,12 @@ async fn a_log_file_gets_both_streams_and_is_created() {
         .expect("lock")
         .extend([b"hello\n".to_vec()]);
     agent.exit_with(0);
-    let (tx, mut rx) = mpsc::unbounded_channel();
     let io = ProcessIo {
         stdout: Some(PathBuf::from("file:///ignored")),
         log: Some(crate::types::LogSink::File(log.clone())),
         ..Default::default()
     };
-    let _pumps = super::io::spawn_process_io(
-        agent,
-        crate::types::ProcessRef::new("c1", None),
-        "c1".into(),
-        &io,
-        tx,
-    );
+    let (_pumps, mut rx) = start_pumps(&agent, None, &io);
     let _ = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await;
     assert_eq!(std::fs::read_to_string(&log).expect("log"), "hello\n");
 }
@@ -759,18 +731,11 @@ async fn stdin_stays_open_after_the_client_detaches_until_close_io() {
     let fifo = dir.path().join("stdin");
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
     let agent = Arc::new(FakeAgent::default());
-    let (tx, _rx) = mpsc::unbounded_channel();
     let io = ProcessIo {
         stdin: Some(fifo.clone()),
         ..Default::default()
     };
-    let mut pumps = super::io::spawn_process_io(
-        agent.clone(),
-        crate::types::ProcessRef::new("c1", None),
-        "c1".into(),
-        &io,
-        tx,
-    );
+    let (mut pumps, _rx) = start_pumps(&agent, None, &io);
     // The client writes and goes away (`ctr run -d`).
     std::fs::write(&fifo, b"data").expect("client writes");
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -784,4 +749,25 @@ async fn stdin_stays_open_after_the_client_detaches_until_close_io() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("CloseIO did not close stdin: {:?}", agent.calls());
+}
+
+/// Starts the stream copies and exit watcher of process `c1` (or its exec `exec`) as the sandbox
+/// task does; the receiver gets the watcher's `Exited`.
+fn start_pumps(
+    agent: &Arc<FakeAgent>,
+    exec: Option<&str>,
+    io: &ProcessIo,
+) -> (
+    super::io::IoPumps,
+    mpsc::UnboundedReceiver<super::actor::Internal>,
+) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let pumps = super::io::spawn_process_io(
+        agent.clone(),
+        crate::types::ProcessRef::new("c1", exec.map(str::to_owned)),
+        exec.unwrap_or("c1").to_owned(),
+        io,
+        tx,
+    );
+    (pumps, rx)
 }
