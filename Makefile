@@ -9,7 +9,7 @@ CARGO         ?= cargo
 AGENT_TARGET  := x86_64-unknown-linux-gnu
 AGENT_BIN     := target/$(AGENT_TARGET)/release/kata-agent
 IMAGE_DIR     ?= build/image
-HOST_BINS     := kata-runtime containerd-shim-kata-v2
+HOST_BINS     := kata-runtime containerd-shim-kata-v2 kata-monitor
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 

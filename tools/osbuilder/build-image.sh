@@ -10,7 +10,8 @@
 #   KERNEL_PKG       an exact package, e.g. linux-image-6.1.0-56-cloud-amd64 (default: the flavour's dependency)
 #   EXTRA_MODULES    more module names to load, space separated (dependencies are added)
 #   INITRD_COMPRESSION  zstd (default when the kernel has CONFIG_RD_ZSTD), gzip or none
-#   DEBUG_CONSOLE=1  also install busybox as /bin/busybox (for the agent's debug console)
+#   DEBUG_CONSOLE    1 (default): install busybox as /bin/busybox and /bin/sh, the shell of the agent's debug
+#                    console (`kata-runtime exec`, served only when debug_console_enabled); 0: no shell in the guest
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -18,7 +19,7 @@ AGENT_BIN=${AGENT_BIN:-$ROOT/target/x86_64-unknown-linux-gnu/release/kata-agent}
 OUT_DIR=${OUT_DIR:-$ROOT/build/image}
 CACHE_DIR=${CACHE_DIR:-$ROOT/build/cache}
 KERNEL_FLAVOUR=${KERNEL_FLAVOUR:-cloud}
-DEBUG_CONSOLE=${DEBUG_CONSOLE:-0}
+DEBUG_CONSOLE=${DEBUG_CONSOLE:-1}
 
 # Modules the agent loads, in this order (each one's dependencies are put before it). A trailing `?` marks a
 # module that may be missing from the kernel. Built-in ones are dropped.

@@ -14,7 +14,7 @@ pub struct AgentConfig {
     pub server_addr: String,
     /// Log level filter (`agent.log`), e.g. `info`, `debug`.
     pub log_level: String,
-    /// Whether a debug console was asked for (`agent.debug_console`); not served yet.
+    /// Whether a debug console was asked for (`agent.debug_console`).
     pub debug_console: bool,
     /// Port of the debug console (`agent.debug_console_vport`).
     pub debug_console_vport: u32,

@@ -1,10 +1,12 @@
 //! Debug console (Kata's `agent.debug_console`): a shell on a pty for each connection to a vsock port
-//! (1026 by default). Only useful with an image that ships a shell (osbuilder `DEBUG_CONSOLE=1`).
+//! (1026 by default). The image ships busybox's shell unless built with `DEBUG_CONSOLE=0`. The
+//! host may set the terminal size in band (`kata_protocols::debug_console`).
 
 use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
+use kata_protocols::debug_console::WinsizeFilter;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_vsock::{VsockAddr, VsockListener, VsockStream, VMADDR_CID_ANY};
 
@@ -52,12 +54,16 @@ async fn serve(mut stream: VsockStream, reaper: Reaper) -> std::io::Result<()> {
         });
     }
     let child = cmd.spawn()?;
+    // The command holds its copies of the slave: gone, the master reads EOF once the shell exits.
+    drop(cmd);
     // The reaper owns the exit status; the handle only tells us the pid.
     let pid = child.id() as i32;
     let exit = reaper.watch(pid);
     drop(child);
     drop(pty.slave);
+    let resize_fd = pty.master.try_clone()?;
     let master = FdStream::new(pty.master).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let mut filter = WinsizeFilter::new();
     let mut buf = vec![0u8; 4096];
     loop {
         tokio::select! {
@@ -66,7 +72,13 @@ async fn serve(mut stream: VsockStream, reaper: Reaper) -> std::io::Result<()> {
                 if n == 0 {
                     break;
                 }
-                master.write_all(&buf[..n]).await?;
+                let input = filter.feed(&buf[..n]);
+                for (rows, cols) in input.sizes {
+                    set_winsize(&resize_fd, rows, cols);
+                }
+                if !input.data.is_empty() {
+                    master.write_all(&input.data).await?;
+                }
             }
             out = master.read(4096) => {
                 let out = out?;
@@ -85,4 +97,20 @@ async fn serve(mut stream: VsockStream, reaper: Reaper) -> std::io::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Sets the pty's window size; the kernel sends SIGWINCH to the shell's foreground group.
+fn set_winsize(master: &OwnedFd, rows: u16, cols: u16) {
+    use std::os::fd::AsRawFd;
+    let size = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads one winsize from a valid pointer; the fd is an open pty master.
+    let rc = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &size) };
+    if rc < 0 {
+        tracing::warn!(error = %std::io::Error::last_os_error(), "cannot resize the debug console");
+    }
 }

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use kata_agent::log_channel::LogChannel;
 use kata_agent::{config, debug_console, init, logging, reaper, rpc, sandbox, storage, VERSION};
 use tokio::sync::Notify;
 
@@ -34,7 +35,8 @@ fn main() -> ExitCode {
     let (mut cfg, cfg_warnings) =
         config::AgentConfig::from_cmdline(if pid1 { &cmdline } else { "" });
     cfg.apply_env(|k| std::env::var(k).ok());
-    logging::init(&cfg.log_level, pid1);
+    let host_log = (cfg.log_vport != 0).then(LogChannel::new);
+    logging::init(&cfg.log_level, pid1, host_log.clone());
     match &early {
         Ok(warnings) => warnings
             .iter()
@@ -43,7 +45,7 @@ fn main() -> ExitCode {
         Err(e) => tracing::error!(error = %e, "PID 1 setup failed"),
     }
 
-    let result = run(cfg, pid1);
+    let result = run(cfg, pid1, host_log);
     if let Err(e) = &result {
         tracing::error!(error = ?e, "agent failed");
     }
@@ -57,7 +59,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cfg: config::AgentConfig, pid1: bool) -> anyhow::Result<()> {
+fn run(cfg: config::AgentConfig, pid1: bool, host_log: Option<LogChannel>) -> anyhow::Result<()> {
     if !pid1 {
         // SAFETY: prctl with integer arguments only.
         let rc = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
@@ -68,17 +70,17 @@ fn run(cfg: config::AgentConfig, pid1: bool) -> anyhow::Result<()> {
             );
         }
     }
-    if cfg.log_vport != 0 {
-        tracing::warn!(
-            port = cfg.log_vport,
-            "log vport is not implemented; logs go to the console"
-        );
-    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("building the tokio runtime")?;
     runtime.block_on(async move {
+        // Bound before the ttRPC server: once the agent answers, the host can connect to its log.
+        if let Some(channel) = &host_log {
+            if let Err(e) = channel.serve(cfg.log_vport) {
+                tracing::warn!(port = cfg.log_vport, error = %e, "no log channel to the host");
+            }
+        }
         let reaper = reaper::Reaper::new();
         reaper.spawn().context("installing the SIGCHLD handler")?;
         if cfg.debug_console {

@@ -75,6 +75,8 @@ generated!(
     "cache.rs"
 );
 
+pub mod debug_console;
+
 pub use async_trait::async_trait;
 pub use protobuf;
 pub use ttrpc;

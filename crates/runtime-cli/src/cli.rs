@@ -33,6 +33,20 @@ pub enum Command {
     Check,
     /// Print the version, commit and configuration API version.
     Version,
+    /// Open a shell in a sandbox's guest through the agent's debug console
+    /// (`debug_console_enabled = true` in `[agent.kata]`).
+    Exec {
+        /// The sandbox id (the pod's sandbox container id).
+        sandbox_id: String,
+        /// Guest vsock port of the console, instead of the one the shim reports.
+        #[arg(long = "kata-debug-port", value_name = "PORT")]
+        port: Option<u32>,
+    },
+    /// Print a sandbox's metrics (shim, hypervisor, agent, guest) in the Prometheus text format.
+    Metrics {
+        /// The sandbox id (the pod's sandbox container id).
+        sandbox_id: String,
+    },
     /// Manage the VM factory (VMCache server).
     Factory {
         #[command(subcommand)]

@@ -3,7 +3,9 @@
 mod check;
 mod cli;
 mod env_cmd;
+mod exec;
 mod factory;
+mod metrics;
 mod settings;
 mod version;
 
@@ -36,6 +38,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Some(Command::Factory { action }) => Ok(factory::run(action)),
+        Some(Command::Metrics { sandbox_id }) => metrics::run(&sandbox_id),
+        Some(Command::Exec { sandbox_id, port }) => exec::run(&sandbox_id, port),
         Some(Command::KataEnv { json }) => {
             let loaded = settings::load(cli.config.as_deref(), &host)?;
             let info = host.info(Some(&loaded.settings.hypervisor_path));

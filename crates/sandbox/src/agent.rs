@@ -108,4 +108,11 @@ pub trait Agent: Send + Sync + 'static {
     ) -> AgentResult<()>;
     /// Blocks until a container of the sandbox hits its memory limit; returns its id.
     async fn get_oom_event(&self) -> AgentResult<String>;
+    /// `GetMetrics`: the guest's and the agent's metrics in the Prometheus text format.
+    async fn get_metrics(&self) -> AgentResult<String> {
+        Err(AgentError::new(
+            crate::error::ErrorKind::Unimplemented,
+            "GetMetrics: this agent does not report metrics",
+        ))
+    }
 }

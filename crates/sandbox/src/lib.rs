@@ -17,6 +17,8 @@ pub mod vm;
 
 pub use agent::{Agent, ContainerRequest, SandboxRequest, Storage};
 pub use error::{AgentError, Error, ErrorKind, Result};
-pub use task::{spawn_sandbox, AgentTimeouts, BootRequest, Deleted, SandboxHandle, SandboxOptions};
+pub use task::{
+    spawn_sandbox, AgentTimeouts, BootRequest, Deleted, MonitorInfo, SandboxHandle, SandboxOptions,
+};
 pub use types::*;
-pub use vm::{LaunchPlan, Launched, StepLog, VmControl, VmLauncher};
+pub use vm::{GuestChannel, LaunchPlan, Launched, StepLog, VmControl, VmLauncher};

@@ -161,17 +161,123 @@ pub struct UpdateResources {
     pub resources: LinuxResources,
 }
 
-/// A subset of the cgroup statistics the agent reports.
+/// The statistics of one container as the agent reads them in the guest (cgroup v2 files) plus
+/// the guest's network counters: what `Stats` turns into containerd's cgroups metrics. "No limit"
+/// is `u64::MAX` in every limit field.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ContainerStats {
-    pub cpu_total_ns: u64,
-    pub cpu_user_ns: u64,
-    pub cpu_kernel_ns: u64,
-    pub memory_usage: u64,
-    pub memory_max_usage: u64,
-    pub memory_limit: u64,
-    pub pids_current: u64,
-    pub pids_limit: u64,
+    pub cpu: CpuStats,
+    pub memory: MemoryStats,
+    pub pids: PidsStats,
+    /// `io.stat`, one entry per block device of the guest (none when the container's I/O goes
+    /// through virtio-fs alone, which is no block device).
+    pub io: Vec<IoStats>,
+    /// One entry per huge page size the guest kernel knows.
+    pub hugetlb: Vec<HugetlbStats>,
+    /// The guest's network interfaces (shared by the pod's containers), `lo` included.
+    pub network: Vec<NetworkStats>,
+}
+
+/// `cpu.stat`, times in nanoseconds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CpuStats {
+    /// `usage_usec`.
+    pub usage_ns: u64,
+    /// `user_usec`.
+    pub user_ns: u64,
+    /// `system_usec`.
+    pub system_ns: u64,
+    /// `nr_periods`: CFS enforcement periods elapsed (only with a CPU quota).
+    pub nr_periods: u64,
+    /// `nr_throttled`: periods in which the group was throttled.
+    pub nr_throttled: u64,
+    /// `throttled_usec`.
+    pub throttled_ns: u64,
+}
+
+/// The memory controller, in bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemoryStats {
+    /// `memory.current`.
+    pub usage: u64,
+    /// `memory.peak` (0 when the guest kernel has none).
+    pub max_usage: u64,
+    /// `memory.max`.
+    pub limit: u64,
+    /// `memory.swap.current` (swap alone).
+    pub swap_usage: u64,
+    /// `memory.swap.peak` (0 when the guest kernel has none).
+    pub swap_max_usage: u64,
+    /// `memory.swap.max`.
+    pub swap_limit: u64,
+    /// Every key of `memory.stat` (`anon`, `file`, `inactive_file`, `pgfault`...), in the kernel's
+    /// names and units (bytes; counts for the `pg*`, `workingset_*` and `thp_*` events).
+    pub stat: std::collections::BTreeMap<String, u64>,
+    /// `memory.events`.
+    pub events: MemoryEvents,
+}
+
+impl MemoryStats {
+    /// The `memory.stat` value of `key`, 0 when the guest kernel does not report it.
+    pub fn stat(&self, key: &str) -> u64 {
+        self.stat.get(key).copied().unwrap_or(0)
+    }
+}
+
+/// `memory.events`: how often each boundary was hit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemoryEvents {
+    pub low: u64,
+    pub high: u64,
+    /// Allocations that hit `memory.max` (cgroup v1's `failcnt`).
+    pub max: u64,
+    pub oom: u64,
+    pub oom_kill: u64,
+    pub oom_group_kill: u64,
+}
+
+/// `pids.current` and `pids.max`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PidsStats {
+    pub current: u64,
+    pub limit: u64,
+}
+
+/// One device line of `io.stat`: bytes and operations.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IoStats {
+    pub major: u64,
+    pub minor: u64,
+    pub rbytes: u64,
+    pub wbytes: u64,
+    pub rios: u64,
+    pub wios: u64,
+    pub dbytes: u64,
+    pub dios: u64,
+}
+
+/// `hugetlb.<page_size>.current`, `.max` and the `max` count of `.events`, in bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HugetlbStats {
+    /// As the kernel names it: `2MB`, `1GB`.
+    pub page_size: String,
+    pub usage: u64,
+    pub limit: u64,
+    pub failcnt: u64,
+}
+
+/// One network interface's counters since it appeared.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetworkStats {
+    pub name: String,
+    pub rx_bytes: u64,
+    pub rx_packets: u64,
+    pub rx_errors: u64,
+    pub rx_dropped: u64,
+    pub tx_bytes: u64,
+    pub tx_packets: u64,
+    pub tx_errors: u64,
+    pub tx_dropped: u64,
 }
 
 /// Something containerd must hear about, in the order the sandbox emits them.

@@ -23,6 +23,18 @@ pub struct LaunchPlan {
 pub struct Launched {
     pub vm: Box<dyn VmControl>,
     pub agent: Arc<dyn Agent>,
+    /// How the host reaches the guest's vsock ports (what the shim's `/agent-url` answers).
+    pub channel: GuestChannel,
+}
+
+/// The host's way to the guest's vsock ports, and the ports the guest serves besides the agent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GuestChannel {
+    /// The agent's URL in Kata's form (`hvsock://<unix socket>:<port>`, `vsock://<cid>:<port>`);
+    /// empty when unknown.
+    pub agent_url: String,
+    /// Port of the guest's debug console (`agent.debug_console_vport`), when enabled.
+    pub debug_console_vport: Option<u32>,
 }
 
 /// The sandbox's cleanup list while the VM boots: each step is persisted as it is recorded, so

@@ -7,6 +7,7 @@ mod delete;
 mod errors;
 mod events;
 mod logging;
+mod monitor;
 mod runtime_options;
 mod service;
 mod start;

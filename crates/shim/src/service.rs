@@ -47,6 +47,8 @@ impl Shim for KataShim {
 
     async fn wait(&mut self) {
         self.exit.wait().await;
+        // The management socket goes first: the pod is gone.
+        crate::monitor::stop();
         // Give the publisher a moment to forward the last events (TaskExit, TaskDelete).
         tokio::time::sleep(EVENT_GRACE).await;
         // containerd may have removed the bundle (and its `address` file) already, so the

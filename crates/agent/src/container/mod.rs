@@ -29,7 +29,7 @@ pub use process::{Process, Stream};
 pub use remove::{remove, remove_all};
 pub use signal::signal;
 pub use start::start;
-pub use stats::{stats, CgroupStats, IoEntry};
+pub use stats::{stats, CgroupStats, HugetlbStats, IoEntry, NetworkStats};
 pub use update::update;
 pub use wait::wait;
 

@@ -141,7 +141,11 @@ impl AgentService for Service {
         unimplemented("SetIPTables")
     }
     async fn get_metrics(&self, _: &Ctx, _: pb::GetMetricsRequest) -> RpcResult<pb::Metrics> {
-        unimplemented("GetMetrics")
+        let text = super::status::map(crate::metrics::gather())?;
+        Ok(pb::Metrics {
+            metrics: text,
+            ..Default::default()
+        })
     }
     async fn mem_agent_memcg_set(&self, _: &Ctx, _: pb::MemAgentMemcgConfig) -> RpcResult<Empty> {
         unimplemented("MemAgentMemcgSet")

@@ -1,5 +1,7 @@
 //! [`Agent`] over the ttRPC `grpc.AgentService` client of `kata-agent-client`.
 
+mod stats;
+
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -291,24 +293,7 @@ impl Agent for KataAgent {
             .stats_container(short(), &r)
             .await
             .map_err(err)?;
-        let mut out = ContainerStats::default();
-        if let Some(cg) = resp.cgroup_stats.as_ref() {
-            if let Some(cpu) = cg.cpu_stats.as_ref().and_then(|c| c.cpu_usage.as_ref()) {
-                out.cpu_total_ns = cpu.total_usage;
-                out.cpu_user_ns = cpu.usage_in_usermode;
-                out.cpu_kernel_ns = cpu.usage_in_kernelmode;
-            }
-            if let Some(mem) = cg.memory_stats.as_ref().and_then(|m| m.usage.as_ref()) {
-                out.memory_usage = mem.usage;
-                out.memory_max_usage = mem.max_usage;
-                out.memory_limit = mem.limit;
-            }
-            if let Some(p) = cg.pids_stats.as_ref() {
-                out.pids_current = p.current;
-                out.pids_limit = p.limit;
-            }
-        }
-        Ok(out)
+        Ok(stats::from_pb(&resp))
     }
 
     async fn pause_container(&self, cid: &str) -> AgentResult<()> {
@@ -354,5 +339,16 @@ impl Agent for KataAgent {
             .await
             .map_err(err)?;
         Ok(resp.container_id)
+    }
+
+    async fn get_metrics(&self) -> AgentResult<String> {
+        let r = pb::GetMetricsRequest::new();
+        let resp = self
+            .client
+            .agent
+            .get_metrics(short(), &r)
+            .await
+            .map_err(err)?;
+        Ok(resp.metrics)
     }
 }

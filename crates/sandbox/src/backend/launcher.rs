@@ -18,12 +18,16 @@ use tokio::sync::Mutex;
 use super::agent::KataAgent;
 use crate::host::cleanup::CleanupStep;
 use crate::host::layout::SHARED_FS_TAG;
-use crate::vm::{LaunchPlan, Launched, StepLog, VmControl, VmLauncher};
+use crate::vm::{GuestChannel, LaunchPlan, Launched, StepLog, VmControl, VmLauncher};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The agent's vsock port.
 pub const AGENT_PORT: u32 = 1024;
+/// The port the agent sends its log to (Kata's `agent.log_vport`).
+pub const LOG_PORT: u32 = 1025;
+/// The debug console's port (Kata's `agent.debug_console_vport` default).
+pub const DEBUG_CONSOLE_PORT: u32 = 1026;
 /// Guest context id; each VM has its own vhost-device-vsock, so it never clashes.
 const GUEST_CID: u32 = 3;
 
@@ -92,6 +96,7 @@ pub(super) fn vm_spec(
         initrd: h.initrd.clone(),
         image: h.image.clone(),
         kernel_params: guest_kernel_params(h.enable_debug, vcpus)
+            .merge(&agent_kernel_params(&config.agent))
             .merge(&h.kernel_params)
             .merge(&h.user_kernel_params)
             .to_string(),
@@ -123,6 +128,26 @@ fn guest_kernel_params(debug: bool, max_vcpus: u32) -> KernelParams {
     params.push(KernelParam::new("nr_cpus", max_vcpus.to_string()));
     if !debug {
         params.push(KernelParam::flag("quiet"));
+    }
+    params
+}
+
+/// What the runtime tells the agent on the kernel command line (as Kata's runtime does, before the
+/// configuration's own `kernel_params`, which win): its log goes to the host on [`LOG_PORT`],
+/// at `debug` with `[agent.kata] enable_debug`; the debug console on [`DEBUG_CONSOLE_PORT`] with
+/// `debug_console_enabled`.
+fn agent_kernel_params(agent: &kata_config::AgentConfig) -> KernelParams {
+    let mut params = KernelParams::default();
+    params.push(KernelParam::new("agent.log_vport", LOG_PORT.to_string()));
+    if agent.enable_debug {
+        params.push(KernelParam::new("agent.log", "debug"));
+    }
+    if agent.debug_console_enabled {
+        params.push(KernelParam::flag("agent.debug_console"));
+        params.push(KernelParam::new(
+            "agent.debug_console_vport",
+            DEBUG_CONSOLE_PORT.to_string(),
+        ));
     }
     params
 }
@@ -175,6 +200,7 @@ impl VmLauncher for QemuLauncher {
             watches: vec![vsock.watch(), virtiofsd.watch()],
             stopping: AtomicBool::new(false),
             daemons: Mutex::new((Some(vsock), Some(virtiofsd))),
+            log_forwarder: Mutex::new(None),
         };
         let address = AgentAddress::HybridVsock {
             uds_path: vsock_cfg.uds_path.clone(),
@@ -185,8 +211,11 @@ impl VmLauncher for QemuLauncher {
         let connected = tokio::select! {
             c = AgentClient::connect_when_ready(&address, ready, &dial) => c,
             exit = control.vm.exited() => {
-                log_console_tail(plan);
-                let msg = format!("qemu exited while the agent was dialled: {exit:?}: {}", control.vm.stderr());
+                let msg = format!(
+                    "qemu exited while the agent was dialled: {exit:?}: {}{}",
+                    control.vm.stderr(),
+                    console_tail(plan)
+                );
                 control.stop().await;
                 return Err(msg.into());
             }
@@ -194,16 +223,31 @@ impl VmLauncher for QemuLauncher {
         let client = match connected {
             Ok(c) => c,
             Err(e) => {
-                log_console_tail(plan);
+                let msg = format!("{e}{}", console_tail(plan));
                 control.stop().await;
-                return Err(Box::new(e));
+                return Err(msg.into());
             }
         };
         if let Err(e) = client.check(Duration::from_secs(10)).await {
             control.stop().await;
             return Err(Box::new(e));
         }
+        let log_forwarder = super::agent_log::spawn(
+            plan.sandbox_id.clone(),
+            vsock_cfg.uds_path.clone(),
+            LOG_PORT,
+        );
+        *control.log_forwarder.lock().await = Some(log_forwarder);
+        let channel = GuestChannel {
+            agent_url: address.to_string(),
+            debug_console_vport: self
+                .config
+                .agent
+                .debug_console_enabled
+                .then_some(DEBUG_CONSOLE_PORT),
+        };
         Ok(Launched {
+            channel,
             vm: Box::new(control),
             agent: Arc::new(
                 KataAgent::new(client)
@@ -216,13 +260,32 @@ impl VmLauncher for QemuLauncher {
     }
 }
 
-/// The end of the guest console, for a boot that failed (the VM directory is removed next).
-fn log_console_tail(plan: &LaunchPlan) {
-    let path = plan.vm_dir.join("console.log");
-    if let Ok(text) = std::fs::read(&path) {
-        let tail = &text[text.len().saturating_sub(4096)..];
-        tracing::error!(console = %String::from_utf8_lossy(tail), "guest console of the failed boot");
+/// Lines of the guest console a failed boot's error carries.
+const CONSOLE_TAIL_LINES: usize = 15;
+/// Bytes of the guest console a failed boot's error carries, at most.
+const CONSOLE_TAIL_BYTES: usize = 2048;
+
+/// The end of the guest console, for the error of a boot that failed (the VM directory is removed
+/// next): `"; guest console (last lines): ..."`, or nothing when the console is empty.
+fn console_tail(plan: &LaunchPlan) -> String {
+    let text = std::fs::read(plan.vm_dir.join("console.log")).unwrap_or_default();
+    let tail = tail_lines(&text, CONSOLE_TAIL_LINES, CONSOLE_TAIL_BYTES);
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!("; guest console (last lines): {tail}")
     }
+}
+
+/// The last `lines` non-empty lines of `text` (at most `max_bytes`), joined with " | ".
+fn tail_lines(text: &[u8], lines: usize, max_bytes: usize) -> String {
+    let text = String::from_utf8_lossy(&text[text.len().saturating_sub(max_bytes)..]);
+    let kept: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    kept[kept.len().saturating_sub(lines)..].join(" | ")
 }
 
 /// A running QEMU with its daemons.
@@ -234,6 +297,8 @@ struct QemuControl {
     /// Set by `stop`: daemons ending from then on are expected.
     stopping: AtomicBool,
     daemons: Mutex<(Option<VsockDaemon>, Option<VirtioFsDaemon>)>,
+    /// The agent's log copy ([`super::agent_log`]); it ends with the VM, or is stopped with it.
+    log_forwarder: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 #[async_trait]
@@ -280,12 +345,62 @@ impl VmControl for QemuControl {
         if let Some(v) = vsock {
             v.stop().await;
         }
+        if let Some(forwarder) = self.log_forwarder.lock().await.take() {
+            // The guest is gone: give the copy a moment to write out the last records it has.
+            let abort = forwarder.abort_handle();
+            if tokio::time::timeout(Duration::from_millis(500), forwarder)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod guest_params_tests {
     use super::*;
+
+    #[test]
+    fn a_failed_boot_carries_the_console_tail() {
+        let text = b"boot 1\n\nboot 2\nKernel panic - not syncing: VFS\n";
+        assert_eq!(
+            tail_lines(text, 2, 4096),
+            "boot 2 | Kernel panic - not syncing: VFS"
+        );
+        assert_eq!(tail_lines(b"", 2, 4096), "");
+        assert_eq!(tail_lines(b"abcdef", 5, 3), "def");
+    }
+
+    #[test]
+    fn the_agent_is_told_its_log_port_level_and_console() {
+        let mut agent = kata_config::AgentConfig {
+            name: "kata".into(),
+            enable_debug: false,
+            enable_tracing: false,
+            trace_mode: String::new(),
+            trace_type: String::new(),
+            kernel_modules: Vec::new(),
+            debug_console_enabled: false,
+            dial_timeout: 30,
+            cdh_api_timeout: 50,
+            launch_process_timeout: 0,
+            visible_cdi_devices: false,
+            container_pipe_size: 0,
+            policy: String::new(),
+        };
+        let p = agent_kernel_params(&agent);
+        assert_eq!(p.get("agent.log_vport"), Some(Some("1025")));
+        assert_eq!(p.get("agent.log"), None);
+        assert_eq!(p.get("agent.debug_console"), None);
+        agent.enable_debug = true;
+        agent.debug_console_enabled = true;
+        let p = agent_kernel_params(&agent);
+        assert_eq!(p.get("agent.log"), Some(Some("debug")));
+        assert_eq!(p.get("agent.debug_console"), Some(None));
+        assert_eq!(p.get("agent.debug_console_vport"), Some(Some("1026")));
+    }
 
     #[test]
     fn qemu_guest_params_parse_and_the_configuration_wins() {

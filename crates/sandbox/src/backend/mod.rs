@@ -2,6 +2,7 @@
 //! ttRPC agent client.
 
 mod agent;
+pub mod agent_log;
 pub mod convert;
 mod launcher;
 mod rootless;
@@ -47,6 +48,7 @@ pub fn from_config_path(
     let options = SandboxOptions {
         kernel_modules: config.agent.kernel_modules.clone(),
         timeouts,
+        debug: config.runtime.enable_debug,
         ..SandboxOptions::default()
     };
     Ok((Arc::new(QemuLauncher::new(config)), options))

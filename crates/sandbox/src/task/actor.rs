@@ -17,7 +17,7 @@ use crate::host::state::SandboxState;
 use crate::types::{
     CreateContainer, Event, ExitStatus, ProcessInfo, ProcessRef, VM_DIED_EXIT_CODE,
 };
-use crate::vm::{VmControl, VmLauncher};
+use crate::vm::{GuestChannel, VmControl, VmLauncher};
 
 /// Messages the task's helpers (process watchers, VM watcher) send back to it.
 pub(crate) enum Internal {
@@ -128,6 +128,8 @@ pub(crate) struct SandboxTask {
     ready: VecDeque<Command>,
     /// The OOM event watcher, stopped with the VM.
     pub oom_watch: Option<JoinHandle<()>>,
+    /// How the host reaches the guest's vsock ports, once booted.
+    pub channel: Option<GuestChannel>,
 }
 
 impl SandboxTask {
@@ -160,6 +162,7 @@ impl SandboxTask {
             waiting: HashMap::new(),
             ready: VecDeque::new(),
             oom_watch: None,
+            channel: None,
         }
     }
 
@@ -217,6 +220,7 @@ impl SandboxTask {
             Command::Stats(id, r) => self.stats(id, r),
             Command::Update(id, res, r) => self.update(id, *res, r),
             Command::Pids(id, r) => reply(r, self.pids(&id)),
+            Command::Monitor(r) => reply(r, Ok(self.monitor_info())),
             Command::Shutdown(r) => reply(r, self.shutdown().await),
         }
     }

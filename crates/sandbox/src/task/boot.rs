@@ -90,6 +90,7 @@ impl SandboxTask {
         let vm: Arc<dyn VmControl> = Arc::from(launched.vm);
         self.vm = Some(vm.clone());
         self.agent = Some(launched.agent.clone());
+        self.channel = Some(launched.channel.clone());
         self.vm_dead = false;
         self.state.hypervisor_pid = Some(vm.pid());
         self.persist();

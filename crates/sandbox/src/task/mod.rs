@@ -28,12 +28,13 @@ use std::sync::Arc;
 use oci_spec::runtime::LinuxResources;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::agent::Agent;
 use crate::error::{Error, Result};
 use crate::host::layout::Layout;
 use crate::types::{
     ContainerStats, CreateContainer, Event, ExecProcess, ExitStatus, ProcessInfo, ProcessRef,
 };
-use crate::vm::VmLauncher;
+use crate::vm::{GuestChannel, VmLauncher};
 
 pub use deadline::AgentTimeouts;
 
@@ -47,6 +48,8 @@ pub struct SandboxOptions {
     pub remove_timeout_secs: u32,
     /// Deadlines of the agent calls.
     pub timeouts: AgentTimeouts,
+    /// `[runtime] enable_debug`: the shim logs at `debug` (the agent's records included).
+    pub debug: bool,
 }
 
 impl Default for SandboxOptions {
@@ -57,6 +60,7 @@ impl Default for SandboxOptions {
             sandbox_pidns: false,
             remove_timeout_secs: 10,
             timeouts: AgentTimeouts::default(),
+            debug: false,
         }
     }
 }
@@ -73,6 +77,18 @@ pub struct BootRequest {
 pub struct Deleted {
     pub pid: u32,
     pub exit: Option<ExitStatus>,
+}
+
+/// What the shim's management socket reports about a running sandbox.
+#[derive(Clone)]
+pub struct MonitorInfo {
+    pub sandbox_id: String,
+    /// The hypervisor's pid, once booted.
+    pub hypervisor_pid: Option<u32>,
+    /// The guest channel, once booted.
+    pub channel: Option<GuestChannel>,
+    /// The agent, while the VM runs (for `GetMetrics`).
+    pub agent: Option<Arc<dyn Agent>>,
 }
 
 type Reply<T> = oneshot::Sender<Result<T>>;
@@ -94,6 +110,7 @@ pub(crate) enum Command {
     Stats(String, Reply<ContainerStats>),
     Update(String, Box<LinuxResources>, Reply<()>),
     Pids(String, Reply<Vec<u32>>),
+    Monitor(Reply<MonitorInfo>),
     Shutdown(Reply<bool>),
 }
 
@@ -209,6 +226,11 @@ impl SandboxHandle {
 
     pub async fn pids(&self, container_id: String) -> Result<Vec<u32>> {
         self.call(|r| Command::Pids(container_id, r)).await
+    }
+
+    /// What the management socket reports: hypervisor pid, guest channel, the agent.
+    pub async fn monitor_info(&self) -> Result<MonitorInfo> {
+        self.call(Command::Monitor).await
     }
 
     /// Tears the sandbox down when no container is left; returns whether it did.

@@ -1,4 +1,4 @@
-//! The smaller verbs: resize, close stdin, pause, resume, stats, update, shutdown.
+//! The smaller verbs: resize, close stdin, pause, resume, stats, update, monitor, shutdown.
 
 use oci_spec::runtime::LinuxResources;
 
@@ -7,12 +7,23 @@ use std::sync::Arc;
 use super::actor::{reply, Done, SandboxTask};
 use super::deadline::with_deadline;
 use super::io::IoPumps;
-use super::Reply;
+use super::{MonitorInfo, Reply};
 use crate::agent::Agent;
 use crate::error::Result;
 use crate::types::{ContainerStats, Event, ProcessRef, ProcessState};
 
 impl SandboxTask {
+    /// The management socket's view: answered from the task's state, never waiting on the guest.
+    pub(crate) fn monitor_info(&self) -> MonitorInfo {
+        let running = !self.vm_dead && !self.torn_down;
+        MonitorInfo {
+            sandbox_id: self.layout.sandbox_id.clone(),
+            hypervisor_pid: self.vm.as_ref().map(|vm| vm.pid()),
+            channel: self.channel.clone().filter(|_| running),
+            agent: self.agent.clone().filter(|_| running),
+        }
+    }
+
     pub(crate) fn resize_pty(&mut self, p: ProcessRef, rows: u32, cols: u32, r: Reply<()>) {
         let agent = match self.process(&p).map(|proc_| proc_.state) {
             Ok(ProcessState::Running) => match self.agent() {

@@ -18,6 +18,7 @@ use crate::types::{ContainerStats, Event, ProcessIo, ProcessState, VM_DIED_EXIT_
 use crate::vm::{LaunchPlan, Launched, StepLog, VmControl, VmLauncher};
 
 mod hostile;
+mod monitor;
 
 /// How the fake agent answers `GetOOMEvent`.
 #[derive(Default, Clone, Copy, PartialEq, Eq)]
@@ -238,6 +239,10 @@ impl VmLauncher for FakeLauncher {
                 dead: self.dead.clone(),
             }),
             agent: self.agent.clone(),
+            channel: crate::vm::GuestChannel {
+                agent_url: "hvsock:///fake/kata.hvsock:1024".into(),
+                debug_console_vport: Some(1026),
+            },
         })
     }
 }

@@ -70,6 +70,7 @@ impl TaskService {
                 let (launcher, options) =
                     kata_sandbox::backend::from_config_path(&spec, config_path.as_deref())
                         .map_err(to_ttrpc)?;
+                crate::logging::set_debug(options.debug);
                 let layout = Layout::new(sandbox.sandbox_id.clone(), Roots::default());
                 let handle = spawn_sandbox(layout, options, launcher, self.events.clone());
                 let boot = BootRequest {
@@ -84,6 +85,7 @@ impl TaskService {
                 // Finished (either way): containerd got the answer and drives what follows.
                 abandoned.handle = None;
                 booted.map_err(to_ttrpc)?;
+                crate::monitor::start(handle.clone(), &Roots::default().state);
                 let _ = self.sandbox.set(handle);
                 self.sandbox()?
             }

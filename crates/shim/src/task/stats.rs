@@ -1,12 +1,14 @@
 //! Stats (cgroup metrics in an `Any`, of the type the host's cgroup version gives, as containerd's
 //! runc shim answers: `io.containerd.cgroups.v2.Metrics` on a cgroup v2 host, v1 otherwise) and
-//! Update (a JSON `LinuxResources` in an `Any`).
+//! Update (a JSON `LinuxResources` in an `Any`). The mappings of the guest's cgroup v2 numbers to
+//! each form are in `stats/v1.rs` and `stats/v2.rs`.
+
+mod v1;
+mod v2;
 
 use containerd_shim::api::{Empty, StatsRequest, StatsResponse, UpdateTaskRequest};
-use containerd_shim::protos::cgroups::metrics::{
-    CPUStat, CPUUsage, MemoryEntry, MemoryStat, Metrics, PidsStat,
-};
-use containerd_shim::protos::cgroups_v2::metrics as v2;
+use containerd_shim::protos::cgroups::metrics::Metrics;
+use containerd_shim::protos::cgroups_v2::metrics as cg2;
 use containerd_shim::protos::protobuf::well_known_types::any::Any;
 use containerd_shim::protos::protobuf::Message;
 use containerd_shim::TtrpcResult;
@@ -27,85 +29,36 @@ fn host_cgroup_v2() -> bool {
         .unwrap_or(false)
 }
 
-/// The v2 form (microseconds for CPU).
-pub fn metrics_v2(s: &ContainerStats) -> v2::Metrics {
-    let s = &unlimited_as_host(s, false);
-    v2::Metrics {
-        cpu: Some(v2::CPUStat {
-            usage_usec: s.cpu_total_ns / 1000,
-            user_usec: s.cpu_user_ns / 1000,
-            system_usec: s.cpu_kernel_ns / 1000,
-            ..Default::default()
-        })
-        .into(),
-        memory: Some(v2::MemoryStat {
-            usage: s.memory_usage,
-            max_usage: s.memory_max_usage,
-            usage_limit: s.memory_limit,
-            ..Default::default()
-        })
-        .into(),
-        pids: Some(v2::PidsStat {
-            current: s.pids_current,
-            limit: s.pids_limit,
-            ..Default::default()
-        })
-        .into(),
-        ..Default::default()
-    }
-}
-
 /// "No limit" as a cgroup v1 kernel reports `memory.limit_in_bytes` (`i64::MAX` rounded down to a
 /// 4 KiB page), which is what containerd's runc shim shows on a v1 host.
 const V1_UNLIMITED_MEMORY: u64 = 0x7FFF_FFFF_FFFF_F000;
 
 /// The guest's "max" (read as `u64::MAX`) in the host cgroup version's terms: containerd reports an
-/// unlimited pids count as 0 in both versions, an unlimited memory limit as the v1 kernel's value
-/// on v1 (and `u64::MAX` on v2).
+/// unlimited pids count as 0 in both versions, an unlimited memory (and swap) limit as the v1
+/// kernel's value on v1 (and `u64::MAX` on v2).
 fn unlimited_as_host(s: &ContainerStats, v1: bool) -> ContainerStats {
     let mut s = s.clone();
-    if s.pids_limit == u64::MAX {
-        s.pids_limit = 0;
+    if s.pids.limit == u64::MAX {
+        s.pids.limit = 0;
     }
-    if v1 && s.memory_limit == u64::MAX {
-        s.memory_limit = V1_UNLIMITED_MEMORY;
+    if v1 {
+        for limit in [&mut s.memory.limit, &mut s.memory.swap_limit] {
+            if *limit == u64::MAX {
+                *limit = V1_UNLIMITED_MEMORY;
+            }
+        }
     }
     s
 }
 
+/// The v2 form (`io.containerd.cgroups.v2.Metrics`).
+pub fn metrics_v2(s: &ContainerStats) -> cg2::Metrics {
+    v2::metrics(&unlimited_as_host(s, false))
+}
+
+/// The v1 form (`io.containerd.cgroups.v1.Metrics`).
 pub fn metrics(s: &ContainerStats) -> Metrics {
-    let s = &unlimited_as_host(s, true);
-    Metrics {
-        cpu: Some(CPUStat {
-            usage: Some(CPUUsage {
-                total: s.cpu_total_ns,
-                user: s.cpu_user_ns,
-                kernel: s.cpu_kernel_ns,
-                ..Default::default()
-            })
-            .into(),
-            ..Default::default()
-        })
-        .into(),
-        memory: Some(MemoryStat {
-            usage: Some(MemoryEntry {
-                usage: s.memory_usage,
-                max: s.memory_max_usage,
-                limit: s.memory_limit,
-                ..Default::default()
-            })
-            .into(),
-            ..Default::default()
-        })
-        .into(),
-        pids: Some(PidsStat {
-            current: s.pids_current,
-            limit: s.pids_limit,
-            ..Default::default()
-        })
-        .into(),
-        ..Default::default()
-    }
+    v1::metrics(&unlimited_as_host(s, true), V1_UNLIMITED_MEMORY)
 }
 
 impl TaskService {
@@ -149,22 +102,28 @@ mod tests {
     use super::*;
 
     fn unlimited() -> ContainerStats {
-        ContainerStats {
-            memory_limit: u64::MAX,
-            pids_limit: u64::MAX,
-            memory_usage: 4096,
-            ..Default::default()
-        }
+        let mut s = ContainerStats::default();
+        s.memory.limit = u64::MAX;
+        s.memory.swap_limit = u64::MAX;
+        s.pids.limit = u64::MAX;
+        s.memory.usage = 4096;
+        s
     }
 
     #[test]
     fn unlimited_reads_as_containerds_runc_shim_reports_it() {
         let v1 = metrics(&unlimited());
         assert_eq!(v1.memory.usage.limit, 9_223_372_036_854_771_712);
+        assert_eq!(v1.memory.swap.limit, 9_223_372_036_854_771_712);
+        assert_eq!(
+            v1.memory.hierarchical_memory_limit,
+            9_223_372_036_854_771_712
+        );
         assert_eq!(v1.pids.limit, 0);
         assert_eq!(v1.memory.usage.usage, 4096);
         let v2 = metrics_v2(&unlimited());
         assert_eq!(v2.memory.usage_limit, u64::MAX);
+        assert_eq!(v2.memory.swap_limit, u64::MAX);
         assert_eq!(v2.pids.limit, 0);
     }
 }
