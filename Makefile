@@ -21,7 +21,7 @@ all: build image
 deps:
 	scripts/install-deps.sh
 
-## build: the host binaries (kata-runtime, containerd-shim-kata-v2), release
+## build: the host binaries (kata-runtime, containerd-shim-kata-v2, kata-monitor), release
 build:
 	$(CARGO) build --release --workspace --exclude kata-agent
 

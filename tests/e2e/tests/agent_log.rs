@@ -65,3 +65,27 @@ fn enable_debug_brings_the_agents_debug_records() {
     drop(c);
     assert_no_leftovers(TEARDOWN);
 }
+
+#[test]
+fn a_failed_boot_names_the_guest_console_tail() {
+    assert_no_leftovers(TEARDOWN);
+    // An init that does not exist: the guest kernel panics (and QEMU, run with -no-reboot, ends).
+    let c = PrivateContainerd::start_edited(|text| {
+        text.replace(
+            "kernel_params = \"\"",
+            "kernel_params = \"rdinit=/nonexistent\"",
+        )
+    })
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    let out = c
+        .run_rm("aboot", &[], &["true"])
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_ne!(out.code, Some(0), "a guest without init booted");
+    assert!(
+        out.stderr.contains("guest console") && out.stderr.contains("Kernel panic"),
+        "the error does not show the guest console's end: {}",
+        out.stderr
+    );
+    drop(c);
+    assert_no_leftovers(TEARDOWN);
+}

@@ -2,9 +2,13 @@
 //! `agent.log_vport`) and writes each JSON record the agent sends into its own log, at the
 //! record's level, tagged with the sandbox id and `source = "agent"` (as Kata's shim tags the
 //! agent's lines). The shim's log is containerd's, so the lines outlive the pod.
+//!
+//! The guest is not trusted: a record is cut at [`MAX_RECORD`] bytes, control characters are
+//! escaped (no forged lines), and at most [`RECORDS_PER_SEC`] records a second reach the log
+//! (bursts of [`RECORD_BURST`]); what is left out is counted in a warning at most every 10 s.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kata_agent_client::hybrid_handshake;
 use serde_json::{Map, Value};
@@ -13,6 +17,12 @@ use tokio::net::UnixStream;
 
 /// Longest record taken from the guest; a longer line is cut (the guest is not trusted).
 pub const MAX_RECORD: usize = 16 * 1024;
+/// Agent records logged per second, in the long run.
+pub const RECORDS_PER_SEC: f64 = 100.0;
+/// Agent records logged at once after a quiet spell.
+pub const RECORD_BURST: f64 = 1000.0;
+/// Shortest interval between two warnings about records left out.
+const DROP_REPORT_EVERY: Duration = Duration::from_secs(10);
 /// How long the connection to the log port may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -49,12 +59,67 @@ async fn connect(uds_path: &Path, port: u32) -> std::io::Result<UnixStream> {
 async fn forward(sandbox_id: &str, stream: UnixStream) {
     let mut reader = BufReader::new(stream);
     let mut line = Vec::with_capacity(512);
+    let mut limit = RateLimit::new();
     loop {
         line.clear();
         match read_record(&mut reader, &mut line).await {
             Ok(0) | Err(_) => return,
-            Ok(_) => emit(sandbox_id, &line),
+            Ok(_) => {
+                if limit.admit(Instant::now()) {
+                    emit(sandbox_id, &line);
+                } else if let Some(dropped) = limit.report(Instant::now()) {
+                    tracing::warn!(
+                        sandbox = %sandbox_id,
+                        dropped,
+                        "agent log records left out (more than {RECORDS_PER_SEC} a second)"
+                    );
+                }
+            }
         }
+    }
+}
+
+/// A token bucket over the agent's records.
+struct RateLimit {
+    tokens: f64,
+    refilled: Instant,
+    dropped: u64,
+    reported: Option<Instant>,
+}
+
+impl RateLimit {
+    fn new() -> Self {
+        Self {
+            tokens: RECORD_BURST,
+            refilled: Instant::now(),
+            dropped: 0,
+            reported: None,
+        }
+    }
+
+    /// Whether a record arriving `now` may be logged; counts it as dropped otherwise.
+    fn admit(&mut self, now: Instant) -> bool {
+        let elapsed = now.duration_since(self.refilled).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * RECORDS_PER_SEC).min(RECORD_BURST);
+        self.refilled = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            self.dropped += 1;
+            false
+        }
+    }
+
+    /// The number dropped so far, when a warning is due.
+    fn report(&mut self, now: Instant) -> Option<u64> {
+        let due = self
+            .reported
+            .is_none_or(|t| now.duration_since(t) >= DROP_REPORT_EVERY);
+        due.then(|| {
+            self.reported = Some(now);
+            self.dropped
+        })
     }
 }
 
@@ -101,7 +166,7 @@ pub fn parse(line: &[u8]) -> Record {
     let Ok(Value::Object(mut map)) = serde_json::from_str::<Value>(text) else {
         return Record {
             level: tracing::Level::INFO,
-            message: text.to_string(),
+            message: escape_controls(text),
             fields: String::new(),
         };
     };
@@ -113,7 +178,7 @@ pub fn parse(line: &[u8]) -> Record {
         _ => tracing::Level::INFO,
     };
     let message = match map.remove("message") {
-        Some(Value::String(s)) => s,
+        Some(Value::String(s)) => escape_controls(&s),
         Some(other) => other.to_string(),
         None => String::new(),
     };
@@ -125,14 +190,33 @@ pub fn parse(line: &[u8]) -> Record {
     }
 }
 
+/// `key=value` pairs; strings are Debug-quoted and other values JSON, both of which escape
+/// control characters; keys are escaped too.
 fn render(map: &Map<String, Value>) -> String {
     map.iter()
-        .map(|(k, v)| match v {
-            Value::String(s) => format!("{k}={s:?}"),
-            other => format!("{k}={other}"),
+        .map(|(k, v)| {
+            let k = escape_controls(k);
+            match v {
+                Value::String(s) => format!("{k}={s:?}"),
+                other => format!("{k}={other}"),
+            }
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// `text` with every control character (newlines included) written as an escape, so that a
+/// record from the guest stays one line of the host's log.
+fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn emit(sandbox: &str, line: &[u8]) {
@@ -180,6 +264,37 @@ mod tests {
         assert_eq!(r.level, tracing::Level::INFO);
         assert_eq!(r.message, "not json at all");
         assert_eq!(parse(b"[1,2]").message, "[1,2]");
+    }
+
+    #[test]
+    fn the_guest_cannot_forge_log_lines() {
+        let json = concat!(
+            r#"{"level":"INFO","message":"ok\n2026-01-01T00:00:00Z ERROR forged","#,
+            r#""k\nx":"v\r"}"#
+        );
+        let r = parse(json.as_bytes());
+        assert!(!r.message.contains('\n'), "{}", r.message);
+        assert!(r.message.contains("\\n2026"), "{}", r.message);
+        assert!(
+            !r.fields.contains('\n') && !r.fields.contains('\r'),
+            "{}",
+            r.fields
+        );
+        let raw = parse(b"plain\x1b[31mred");
+        assert!(!raw.message.contains('\x1b'), "{}", raw.message);
+    }
+
+    #[test]
+    fn records_are_rate_limited_and_the_drops_reported() {
+        let mut limit = RateLimit::new();
+        let t0 = Instant::now();
+        let admitted = (0..2000).filter(|_| limit.admit(t0)).count();
+        assert_eq!(admitted, RECORD_BURST as usize);
+        assert_eq!(limit.report(t0), Some(1000));
+        assert_eq!(limit.report(t0), None, "one warning per 10 s");
+        let later = t0 + Duration::from_secs(1);
+        let admitted = (0..1000).filter(|_| limit.admit(later)).count();
+        assert_eq!(admitted, RECORDS_PER_SEC as usize);
     }
 
     #[tokio::test]

@@ -211,9 +211,11 @@ impl VmLauncher for QemuLauncher {
         let connected = tokio::select! {
             c = AgentClient::connect_when_ready(&address, ready, &dial) => c,
             exit = control.vm.exited() => {
+                let stderr = control.vm.stderr();
+                let stderr = stderr.trim();
                 let msg = format!(
-                    "qemu exited while the agent was dialled: {exit:?}: {}{}",
-                    control.vm.stderr(),
+                    "qemu exited while the agent was dialled: {exit:?}{}{}",
+                    if stderr.is_empty() { String::new() } else { format!(": {stderr}") },
                     console_tail(plan)
                 );
                 control.stop().await;
@@ -266,15 +268,27 @@ const CONSOLE_TAIL_LINES: usize = 15;
 const CONSOLE_TAIL_BYTES: usize = 2048;
 
 /// The end of the guest console, for the error of a boot that failed (the VM directory is removed
-/// next): `"; guest console (last lines): ..."`, or nothing when the console is empty.
+/// next): `"; guest console (last lines): ..."`, or nothing when the console is empty. A kernel
+/// panic's own line leads when its stack trace pushed it out of the tail.
 fn console_tail(plan: &LaunchPlan) -> String {
     let text = std::fs::read(plan.vm_dir.join("console.log")).unwrap_or_default();
     let tail = tail_lines(&text, CONSOLE_TAIL_LINES, CONSOLE_TAIL_BYTES);
     if tail.is_empty() {
-        String::new()
-    } else {
-        format!("; guest console (last lines): {tail}")
+        return String::new();
     }
+    match panic_line(&text).filter(|p| !tail.contains(p.as_str())) {
+        Some(panic) => format!("; guest console: {panic} | ... | {tail}"),
+        None => format!("; guest console (last lines): {tail}"),
+    }
+}
+
+/// The last `Kernel panic` line of the console, if any.
+fn panic_line(text: &[u8]) -> Option<String> {
+    String::from_utf8_lossy(text)
+        .lines()
+        .rev()
+        .find(|l| l.contains("Kernel panic"))
+        .map(|l| l.trim().to_string())
 }
 
 /// The last `lines` non-empty lines of `text` (at most `max_bytes`), joined with " | ".
@@ -371,6 +385,13 @@ mod guest_params_tests {
         );
         assert_eq!(tail_lines(b"", 2, 4096), "");
         assert_eq!(tail_lines(b"abcdef", 5, 3), "def");
+        let panic =
+            b"[ 1.3] Kernel panic - not syncing: VFS\n[ 1.4] Call Trace:\n[ 1.5] panic+0x1\n";
+        assert_eq!(
+            panic_line(panic).as_deref(),
+            Some("[ 1.3] Kernel panic - not syncing: VFS")
+        );
+        assert_eq!(panic_line(b"all well\n"), None);
     }
 
     #[test]
