@@ -72,14 +72,29 @@ impl Server {
 }
 
 /// Binds `path` with mode 0600; a stale socket (not a directory or file) is replaced.
+///
+/// The socket is bound in a private (0700) directory beside `path`, made 0600 there and only then
+/// renamed into place, so no other user can connect in the moment between `bind` and `chmod`.
 fn bind(path: &Path) -> std::io::Result<(UnixListener, u64)> {
+    use std::os::unix::fs::DirBuilderExt;
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()) {
             std::fs::remove_file(path)?;
         }
     }
-    let listener = UnixListener::bind(path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    let parent = path.parent().unwrap_or_else(|| Path::new("."));
+    let private = parent.join(format!(".monitor-bind-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&private);
+    std::fs::DirBuilder::new().mode(0o700).create(&private)?;
+    let bound = (|| -> std::io::Result<UnixListener> {
+        let staged = private.join("s");
+        let listener = UnixListener::bind(&staged)?;
+        std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o600))?;
+        std::fs::rename(&staged, path)?;
+        Ok(listener)
+    })();
+    let _ = std::fs::remove_dir_all(&private);
+    let listener = bound?;
     let inode = std::fs::symlink_metadata(path)?.ino();
     Ok((listener, inode))
 }
