@@ -15,6 +15,7 @@ APT_PACKAGES=(
     libseccomp-dev libcap-ng-dev protobuf-compiler pkg-config gcc libc6-dev
     libelf-dev zlib1g-dev
     iproute2
+    containernetworking-plugins
 )
 CARGO_TOOLS=(vhost-device-vsock virtiofsd)
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
@@ -93,3 +94,4 @@ for bin in qemu-system-x86_64 containerd runc cpio lz4 zstd protoc vhost-device-
     command -v "$bin" >/dev/null || die "$bin not found in PATH after installation"
 done
 [ -x /bin/busybox ] || die "/bin/busybox missing (package busybox-static)"
+[ -x /usr/lib/cni/bridge ] || die "/usr/lib/cni/bridge missing (package containernetworking-plugins)"

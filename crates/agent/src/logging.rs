@@ -30,11 +30,19 @@ pub fn init(level: &str, to_console: bool, host: Option<LogChannel>) {
             .ok()
             .map(File::from)
     };
+    // With the host reading the log channel, the console keeps warnings and errors only (they
+    // still show in a failed boot's console tail); each record reaches the host's log once.
+    let console_level = if host.is_some() {
+        tracing_subscriber::filter::LevelFilter::WARN
+    } else {
+        tracing_subscriber::filter::LevelFilter::TRACE
+    };
     let local = sink.map(|file| {
         fmt::layer()
             .with_ansi(false)
             .with_target(false)
             .with_writer(Mutex::new(file))
+            .with_filter(console_level)
     });
     let remote = host.map(|channel| {
         fmt::layer()

@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use kata_agent::log_channel::LogChannel;
-use kata_agent::{config, debug_console, init, logging, reaper, rpc, sandbox, storage, VERSION};
+use kata_agent::{
+    config, debug_console, init, logging, network, reaper, rpc, sandbox, storage, VERSION,
+};
 use tokio::sync::Notify;
 
 fn main() -> ExitCode {
@@ -75,6 +77,12 @@ fn run(cfg: config::AgentConfig, pid1: bool, host_log: Option<LogChannel>) -> an
         .build()
         .context("building the tokio runtime")?;
     runtime.block_on(async move {
+        // Up before any container starts: the pod's `lo` works as a runc container's does.
+        if pid1 {
+            if let Err(e) = network::loopback_up() {
+                tracing::warn!(error = %e, "cannot bring lo up");
+            }
+        }
         // Bound before the ttRPC server: once the agent answers, the host can connect to its log.
         if let Some(channel) = &host_log {
             if let Err(e) = channel.serve(cfg.log_vport) {

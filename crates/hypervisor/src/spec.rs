@@ -170,6 +170,10 @@ pub struct VmSpec {
     /// Credentials the hypervisor process runs with; `None` keeps the caller's (root).
     #[serde(default)]
     pub run_as: Option<RunAs>,
+    /// Network namespace the hypervisor runs in (the pod's: its tap devices live there, as in
+    /// Kata); `None` keeps the caller's.
+    #[serde(default)]
+    pub netns: Option<PathBuf>,
 }
 
 /// An unprivileged identity for the hypervisor process (Kata's `rootless`).
@@ -237,6 +241,7 @@ impl VmSpec {
             extra_args: Vec::new(),
             seccomp_sandbox: None,
             run_as: None,
+            netns: None,
         }
     }
 }

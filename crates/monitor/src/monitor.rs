@@ -77,16 +77,26 @@ impl Monitor {
         }
         // Stable output: sandboxes in id order.
         answers.sort_by(|a, b| a.0.cmp(&b.0));
+        // Shims are checked first, so that this scrape's own counters count this scrape's failures.
+        let mut good = Vec::new();
+        for (id, answer) in answers {
+            let checked = answer.map_err(|e| e.to_string()).and_then(|body| {
+                kata_shim_interface::prom::parse(&body)
+                    .map(|_| body)
+                    .map_err(|e| e.to_string())
+            });
+            match checked {
+                Ok(body) => good.push((id, body)),
+                Err(e) => {
+                    self.failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(sandbox = %id, error = %e, "shim skipped in this scrape");
+                }
+            }
+        }
         let mut all = Aggregate::new();
         all.add(self.own_families(ids.len()), None);
-        for (id, answer) in answers {
-            let added = match answer {
-                Ok(body) => all
-                    .add_text(&body, Some(("sandbox_id", &id)))
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
-            if let Err(e) = added {
+        for (id, body) in good {
+            if let Err(e) = all.add_text(&body, Some(("sandbox_id", &id))) {
                 self.failures.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(sandbox = %id, error = %e, "shim skipped in this scrape");
             }

@@ -95,3 +95,37 @@ mod tests {
         assert!(err.to_string().contains("config.json"), "{err}");
     }
 }
+
+/// The path of the network namespace the spec joins (`linux.namespaces[type=network].path`, what
+/// CNI set up for a CRI pod or `ctr run --with-ns network:<path>` names); `None` when it asks for
+/// a new namespace or none.
+pub fn network_namespace(spec: &Spec) -> Option<std::path::PathBuf> {
+    spec.linux()
+        .as_ref()?
+        .namespaces()
+        .as_ref()?
+        .iter()
+        .find(|ns| ns.typ() == oci_spec::runtime::LinuxNamespaceType::Network)?
+        .path()
+        .clone()
+        .filter(|p| !p.as_os_str().is_empty())
+}
+
+#[cfg(test)]
+mod netns_tests {
+    use super::*;
+
+    #[test]
+    fn the_network_namespace_path_is_read_from_the_spec() {
+        let with = r#"{"ociVersion":"1.0.2","linux":{"namespaces":[{"type":"pid"},
+            {"type":"network","path":"/var/run/netns/cni-1"}]}}"#;
+        let spec: Spec = serde_json::from_str(with).expect("spec");
+        assert_eq!(
+            network_namespace(&spec),
+            Some(std::path::PathBuf::from("/var/run/netns/cni-1"))
+        );
+        let new = r#"{"ociVersion":"1.0.2","linux":{"namespaces":[{"type":"network"}]}}"#;
+        let spec: Spec = serde_json::from_str(new).expect("spec");
+        assert_eq!(network_namespace(&spec), None);
+    }
+}

@@ -60,6 +60,29 @@ pub(crate) fn run_as(cmd: &mut Command, who: &RunAs) {
     }
 }
 
+/// Makes `cmd` run in the network namespace at `path`: the namespace is opened now (errors name
+/// it) and entered in the child before exec, so the caller's threads never change namespace.
+pub(crate) fn enter_netns(cmd: &mut Command, path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(path).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("network namespace {}: {e}", path.display()),
+        )
+    })?;
+    // SAFETY: setns is async-signal-safe; the descriptor is owned by the closure, which lives
+    // until the command is dropped, so it is open in the child.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    Ok(())
+}
+
 /// A supervised child process.
 #[derive(Debug)]
 pub(crate) struct Supervised {

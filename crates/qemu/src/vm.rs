@@ -108,6 +108,13 @@ impl QemuVm {
         tracing::info!(id = %spec.id, binary = %spec.hypervisor_path.display(), ?args, "starting qemu");
         let mut cmd = Command::new(&spec.hypervisor_path);
         cmd.args(&args);
+        // Before run_as: entering a network namespace needs the privileges it drops.
+        if let Some(netns) = &spec.netns {
+            crate::process::enter_netns(&mut cmd, netns).map_err(|source| QemuError::Spawn {
+                binary: spec.hypervisor_path.clone(),
+                source,
+            })?;
+        }
         if let Some(who) = &spec.run_as {
             crate::process::run_as(&mut cmd, who);
         }

@@ -16,6 +16,11 @@ use nix::sys::termios::{self, SetArg, Termios};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::signal::unix::{signal, SignalKind};
 
+/// The terminal's end-of-file character (`^D`, `VEOF`'s default).
+const EOT: u8 = 0x04;
+/// How often it is sent once the input has ended.
+const EOT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Runs the session; returns the exit code (0 when the guest closed the console).
 pub fn run(sandbox_id: &str, port: Option<u32>) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -87,8 +92,13 @@ async fn relay<S: AsyncRead + AsyncWrite>(stream: S) -> anyhow::Result<()> {
                 n = stdin.read(&mut buf) => {
                     let n = n?;
                     if n == 0 {
-                        // End of input: the agent hangs the shell up and closes the console.
-                        to_guest.shutdown().await?;
+                        // End of input (a pipe, a file): end-of-file characters on the guest's
+                        // terminal until the shell exits, so it runs what it was given; its output
+                        // still comes until the guest closes the console. Repeated because one
+                        // that arrives before the shell reads its terminal raw is lost.
+                        while to_guest.write_all(&[EOT]).await.is_ok() {
+                            tokio::time::sleep(EOT_EVERY).await;
+                        }
                         return std::io::Result::Ok(());
                     }
                     to_guest.write_all(&buf[..n]).await?;

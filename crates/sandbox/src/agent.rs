@@ -108,6 +108,11 @@ pub trait Agent: Send + Sync + 'static {
     ) -> AgentResult<()>;
     /// Blocks until a container of the sandbox hits its memory limit; returns its id.
     async fn get_oom_event(&self) -> AgentResult<String>;
+    /// `UpdateInterface`: the guest interface with `interface.hw_addr` gets its name, MTU and
+    /// addresses, and is brought up.
+    async fn update_interface(&self, interface: &kata_netlink::Interface) -> AgentResult<()>;
+    /// `UpdateRoutes`: the guest's routes through the named devices become `routes`.
+    async fn update_routes(&self, routes: &[kata_netlink::Route]) -> AgentResult<()>;
     /// `GetMetrics`: the guest's and the agent's metrics in the Prometheus text format.
     async fn get_metrics(&self) -> AgentResult<String> {
         Err(AgentError::new(

@@ -155,6 +155,22 @@ impl Error {
 /// Result alias of this crate.
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// `e` with its causes, `outer: inner: innermost`, for logs (an error's `Display` names only
+/// itself).
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let next = s.to_string();
+        if !text.ends_with(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = s.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,9 @@ pub struct LaunchPlan {
     pub shared_dir: PathBuf,
     /// Directory for the VM's sockets (`/run/vc/vm/<sid>`).
     pub vm_dir: PathBuf,
+    /// The pod's network namespace (the OCI spec's `linux.namespaces` network path, made by CNI):
+    /// QEMU runs in it and its interfaces are connected to the VM. `None`: no pod network.
+    pub netns: Option<PathBuf>,
 }
 
 /// A booted VM with a connected agent.

@@ -49,7 +49,7 @@ fn main() {
         }
     }
     if flags.action.is_empty() {
-        logging::init(flags.debug);
+        logging::init(flags.debug, &flags.id);
         // Before the runtime starts any thread: unshare(CLONE_NEWNS) refuses a threaded caller.
         if let Err(e) = own_mount_namespace() {
             tracing::error!(error = %format!("{e:#}"), "cannot enter a private mount namespace");

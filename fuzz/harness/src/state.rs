@@ -60,6 +60,19 @@ pub fn state_file(data: &[u8]) {
                     "{step:?} allowed outside sandbox sb"
                 );
             }
+            CleanupStep::DetachNetwork { netns, taps, .. } => {
+                assert!(
+                    netns.is_absolute()
+                        && !netns.components().any(|c| matches!(c, Component::ParentDir)),
+                    "{step:?} allowed"
+                );
+                for tap in taps {
+                    assert!(
+                        tap.starts_with("tap") && tap.ends_with("_kata"),
+                        "{step:?} deletes a device the sandbox did not make"
+                    );
+                }
+            }
         }
     }
 }

@@ -31,6 +31,14 @@ fn the_agent_log_reaches_the_shim_log_tagged_and_outlives_the_pod() {
         });
     eprintln!("the shim logged: {created}");
     assert!(created.contains(" INFO "), "level kept: {created}");
+    let log = c.log();
+    let started = log
+        .lines()
+        .find(|l| l.contains("kata_sandbox") && l.contains("sandbox=alog1"));
+    assert!(
+        started.is_some(),
+        "the shim's own lines carry the sandbox id:\n{log}"
+    );
     assert!(
         !lines.iter().any(|l| l.contains(" DEBUG ")),
         "debug records without enable_debug: {lines:#?}"
@@ -42,14 +50,11 @@ fn the_agent_log_reaches_the_shim_log_tagged_and_outlives_the_pod() {
 #[test]
 fn enable_debug_brings_the_agents_debug_records() {
     assert_no_leftovers(TEARDOWN);
+    // `[agent.kata] enable_debug` alone: the agent logs at debug and the shim lets those through.
     let c = PrivateContainerd::start_edited(|text| {
         text.replace(
             "# Agent debug log level.\nenable_debug = false",
             "# Agent debug log level.\nenable_debug = true",
-        )
-        .replace(
-            "# Runtime debug logs.\nenable_debug = false",
-            "# Runtime debug logs.\nenable_debug = true",
         )
     })
     .unwrap_or_else(|e| panic!("{e:#}"));

@@ -142,6 +142,29 @@ fn kata_runtime_exec_opens_a_shell_in_the_guest_that_follows_the_terminal_size()
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.success(), "kata-runtime exec: {status}");
+
+    // Without a terminal: the commands of a pipe run, their output comes back, the session ends.
+    let mut piped = kata_runtime(&c)
+        .args(["exec", "dcons1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kata-runtime exec");
+    piped
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"echo PIPED-$((7*6))\n")
+        .expect("write");
+    let out = piped.wait_with_output().expect("wait");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "piped exec: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("PIPED-42"), "piped exec output: {stdout:?}");
     c.remove("dcons1");
     drop(c);
     assert_no_leftovers(TEARDOWN);

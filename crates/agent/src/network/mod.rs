@@ -1,123 +1,65 @@
 //! Guest networking pushed by the runtime: interfaces (addresses, MTU, name), routes and ARP
-//! neighbours, over rtnetlink.
+//! neighbours, over rtnetlink (`kata-netlink`, shared with the host side).
 
-mod link;
-mod neigh;
-mod netlink;
-mod route;
-
-use std::net::IpAddr;
-
-pub use link::{list_interfaces, update_interface};
-pub use neigh::add_neighbors;
-pub use route::{list_routes, update_routes};
+pub use kata_netlink::{format_mac, parse_mac, Interface, IpNet, Neighbor, Route};
 
 use crate::error::{AgentError, Result};
 
-/// An address with its prefix length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IpNet {
-    pub addr: IpAddr,
-    pub prefix: u8,
-}
-
-impl IpNet {
-    /// `10.0.0.1/24`, or a bare address (host prefix).
-    pub fn parse(s: &str) -> Result<Self> {
-        let bad = || AgentError::InvalidArgument(format!("invalid address {s:?}"));
-        let (addr, prefix) = match s.split_once('/') {
-            Some((a, p)) => (
-                a.parse::<IpAddr>().map_err(|_| bad())?,
-                Some(p.parse::<u8>().map_err(|_| bad())?),
-            ),
-            None => (s.parse::<IpAddr>().map_err(|_| bad())?, None),
-        };
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = prefix.unwrap_or(max);
-        if prefix > max {
-            return Err(bad());
+impl From<kata_netlink::Error> for AgentError {
+    fn from(e: kata_netlink::Error) -> Self {
+        match e {
+            kata_netlink::Error::NotFound(what) => AgentError::NotFound(what),
+            kata_netlink::Error::InvalidArgument(what) => AgentError::InvalidArgument(what),
+            other => AgentError::Internal(format!("{}", DisplayChain(&other))),
         }
-        Ok(IpNet { addr, prefix })
     }
 }
 
-impl std::fmt::Display for IpNet {
+/// An error with its causes, `a: b: c`.
+struct DisplayChain<'a>(&'a dyn std::error::Error);
+
+impl std::fmt::Display for DisplayChain<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(s) = source {
+            write!(f, ": {s}")?;
+            source = s.source();
+        }
+        Ok(())
     }
 }
 
-/// Desired or observed state of one interface.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Interface {
-    pub name: String,
-    /// MAC address `aa:bb:cc:dd:ee:ff`; the key used to find the device.
-    pub hw_addr: String,
-    pub mtu: u64,
-    pub addresses: Vec<IpNet>,
+/// Applies `want` to the device with its MAC (or name); returns the resulting state.
+pub fn update_interface(want: &Interface) -> Result<Interface> {
+    Ok(kata_netlink::link::update_interface(want)?)
 }
 
-/// One route. `dest: None` is the default route.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Route {
-    pub dest: Option<IpNet>,
-    pub gateway: Option<IpAddr>,
-    pub device: String,
-    pub source: Option<IpAddr>,
-    pub scope: u8,
+/// Every link with its addresses.
+pub fn list_interfaces() -> Result<Vec<Interface>> {
+    Ok(kata_netlink::link::list_interfaces()?)
 }
 
-/// One static neighbour (ARP/NDP) entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Neighbor {
-    pub ip: IpAddr,
-    pub device: String,
-    pub lladdr: String,
-    pub state: u16,
-    pub flags: u8,
+/// Replaces the static routes of the devices named in `routes` with `routes`.
+pub fn update_routes(routes: &[Route]) -> Result<Vec<Route>> {
+    Ok(kata_netlink::route::update_routes(routes)?)
 }
 
-/// `aa:bb:..` to bytes.
-pub fn parse_mac(s: &str) -> Result<Vec<u8>> {
-    let bytes: std::result::Result<Vec<u8>, _> =
-        s.split(':').map(|b| u8::from_str_radix(b, 16)).collect();
-    match bytes {
-        Ok(b) if b.len() == 6 => Ok(b),
-        _ => Err(AgentError::InvalidArgument(format!(
-            "invalid MAC address {s:?}"
-        ))),
-    }
+/// Routes of the main table.
+pub fn list_routes() -> Result<Vec<Route>> {
+    Ok(kata_netlink::route::list_routes()?)
 }
 
-pub fn format_mac(b: &[u8]) -> String {
-    b.iter()
-        .map(|x| format!("{x:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
+/// Adds static neighbours.
+pub fn add_neighbors(neighbors: &[Neighbor]) -> Result<()> {
+    Ok(kata_netlink::neigh::add_neighbors(neighbors)?)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn addresses_parse() {
-        assert_eq!(
-            IpNet::parse("10.0.0.2/24").expect("v4").to_string(),
-            "10.0.0.2/24"
-        );
-        assert_eq!(IpNet::parse("10.0.0.2").expect("bare").prefix, 32);
-        assert_eq!(IpNet::parse("fd00::1/64").expect("v6").prefix, 64);
-        assert!(IpNet::parse("10.0.0.2/33").is_err());
-        assert!(IpNet::parse("nope/8").is_err());
-    }
-
-    #[test]
-    fn macs_round_trip() {
-        let b = parse_mac("02:42:AC:11:00:02").expect("mac");
-        assert_eq!(format_mac(&b), "02:42:ac:11:00:02");
-        assert!(parse_mac("02:42").is_err());
-    }
+/// Brings the loopback device up (the guest kernel leaves it down), as runc's containers have it.
+pub fn loopback_up() -> Result<()> {
+    let mut nl = kata_netlink::Netlink::open()?;
+    let index = kata_netlink::link::index_of(&mut nl, "lo")?;
+    Ok(kata_netlink::link::set_up(&mut nl, index, 0)?)
 }
 
 #[cfg(test)]

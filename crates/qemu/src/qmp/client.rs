@@ -268,6 +268,11 @@ async fn read_loop<R: AsyncRead + Unpin>(mut reader: BufReader<R>, inner: Arc<In
                 }
             }
             Ok(false) => break,
+            // QEMU going away resets the socket: the end of every VM, not a fault.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                tracing::debug!(error = %e, "qmp connection closed by qemu");
+                break;
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "qmp read failed");
                 break;

@@ -1,5 +1,6 @@
 //! [`Agent`] over the ttRPC `grpc.AgentService` client of `kata-agent-client`.
 
+mod network;
 mod stats;
 
 use std::time::Duration;
@@ -339,6 +340,30 @@ impl Agent for KataAgent {
             .await
             .map_err(err)?;
         Ok(resp.container_id)
+    }
+
+    async fn update_interface(&self, interface: &kata_netlink::Interface) -> AgentResult<()> {
+        let mut r = pb::UpdateInterfaceRequest::new();
+        r.interface = Some(network::interface_pb(interface)).into();
+        self.client
+            .agent
+            .update_interface(short(), &r)
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    async fn update_routes(&self, routes: &[kata_netlink::Route]) -> AgentResult<()> {
+        let mut r = pb::UpdateRoutesRequest::new();
+        let mut list = kata_agent_client::kata_protocols::agent::Routes::new();
+        list.Routes = routes.iter().map(network::route_pb).collect();
+        r.routes = Some(list).into();
+        self.client
+            .agent
+            .update_routes(short(), &r)
+            .await
+            .map_err(err)?;
+        Ok(())
     }
 
     async fn get_metrics(&self) -> AgentResult<String> {

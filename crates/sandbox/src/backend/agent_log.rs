@@ -197,6 +197,10 @@ fn render(map: &Map<String, Value>) -> String {
         .map(|(k, v)| {
             let k = escape_controls(k);
             match v {
+                // A value the agent formatted with Debug is quoted already.
+                Value::String(s) if s.len() >= 2 && s.starts_with('"') && s.ends_with('"') => {
+                    format!("{k}={}", escape_controls(s))
+                }
                 Value::String(s) => format!("{k}={s:?}"),
                 other => format!("{k}={other}"),
             }
@@ -224,14 +228,24 @@ fn emit(sandbox: &str, line: &[u8]) {
     let (message, fields) = (r.message, r.fields);
     macro_rules! log_at {
         ($level:expr) => {
-            tracing::event!(
-                target: "kata_agent",
-                $level,
-                sandbox = %sandbox,
-                source = "agent",
-                agent_fields = %fields,
-                "{message}"
-            )
+            if fields.is_empty() {
+                tracing::event!(
+                    target: "kata_agent",
+                    $level,
+                    sandbox = %sandbox,
+                    source = "agent",
+                    "{message}"
+                )
+            } else {
+                tracing::event!(
+                    target: "kata_agent",
+                    $level,
+                    sandbox = %sandbox,
+                    source = "agent",
+                    agent_fields = %fields,
+                    "{message}"
+                )
+            }
         };
     }
     match r.level {
@@ -256,6 +270,8 @@ mod tests {
         assert_eq!(r.level, tracing::Level::WARN);
         assert_eq!(r.message, "create container");
         assert_eq!(r.fields, r#"container="c1" n=3"#);
+        let quoted = parse(br#"{"level":"INFO","message":"m","path":"\"/run/x\""}"#);
+        assert_eq!(quoted.fields, r#"path="/run/x""#);
     }
 
     #[test]

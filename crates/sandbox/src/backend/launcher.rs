@@ -7,8 +7,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use kata_agent_client::{AgentAddress, AgentClient, DialOptions, ReadyListener};
+use kata_config::InterNetworkingModel;
 use kata_config::{Config, KernelParam, KernelParams};
-use kata_hypervisor::{Accelerator, AgentChannel, BootSpec, CpuSpec, MemorySpec, SharedFs, VmSpec};
+use kata_hypervisor::{
+    Accelerator, AgentChannel, BootSpec, CpuSpec, MemorySpec, NetDevice, SharedFs, VmSpec,
+};
 use kata_qemu::QemuVm;
 use kata_vm_daemons::{
     first_exit, DaemonWatch, VirtioFsConfig, VirtioFsDaemon, VsockConfig, VsockDaemon,
@@ -16,8 +19,10 @@ use kata_vm_daemons::{
 use tokio::sync::Mutex;
 
 use super::agent::KataAgent;
+use crate::agent::Agent;
 use crate::host::cleanup::CleanupStep;
 use crate::host::layout::SHARED_FS_TAG;
+use crate::host::network::{self, PodNetwork};
 use crate::vm::{GuestChannel, LaunchPlan, Launched, StepLog, VmControl, VmLauncher};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -185,6 +190,7 @@ impl VmLauncher for QemuLauncher {
             tracing::info!(uid = who.uid, gid = who.gid, groups = ?who.groups, "rootless: qemu runs unprivileged");
             spec.run_as = Some(who);
         }
+        let network = connect_network(&self.config, plan, &mut spec, log)?;
         // Bound before QEMU starts: the agent's "I listen" connection must find it (see
         // kata_agent_client::ReadyListener for the vhost-device-vsock stall this avoids).
         let ready = ReadyListener::bind(&vsock_cfg.uds_path)?;
@@ -213,8 +219,13 @@ impl VmLauncher for QemuLauncher {
             exit = control.vm.exited() => {
                 let stderr = control.vm.stderr();
                 let stderr = stderr.trim();
+                let exit = match (exit.code, exit.signal) {
+                    (Some(code), _) => format!("exit code {code}"),
+                    (None, Some(signal)) => format!("signal {signal}"),
+                    _ => "unknown status".to_string(),
+                };
                 let msg = format!(
-                    "qemu exited while the agent was dialled: {exit:?}{}{}",
+                    "qemu exited while the agent was dialled ({exit}){}{}",
                     if stderr.is_empty() { String::new() } else { format!(": {stderr}") },
                     console_tail(plan)
                 );
@@ -240,6 +251,17 @@ impl VmLauncher for QemuLauncher {
             LOG_PORT,
         );
         *control.log_forwarder.lock().await = Some(log_forwarder);
+        let agent = Arc::new(
+            KataAgent::new(client)
+                .with_create_container_timeout(Duration::from_secs(
+                    self.config.runtime.create_container_timeout,
+                ))
+                .with_disable_guest_seccomp(self.config.runtime.disable_guest_seccomp),
+        );
+        if let Err(e) = configure_guest_network(agent.as_ref(), &network).await {
+            control.stop().await;
+            return Err(e);
+        }
         let channel = GuestChannel {
             agent_url: address.to_string(),
             debug_console_vport: self
@@ -251,15 +273,80 @@ impl VmLauncher for QemuLauncher {
         Ok(Launched {
             channel,
             vm: Box::new(control),
-            agent: Arc::new(
-                KataAgent::new(client)
-                    .with_create_container_timeout(Duration::from_secs(
-                        self.config.runtime.create_container_timeout,
-                    ))
-                    .with_disable_guest_seccomp(self.config.runtime.disable_guest_seccomp),
-            ),
+            agent,
         })
     }
+}
+
+/// Connects the pod's network namespace to the VM as `internetworking_model` says: QEMU runs in
+/// the namespace, and with `tcfilter` every interface there gets a tap (recorded in `log` for
+/// teardown) and a virtio-net device with the interface's MAC.
+fn connect_network(
+    config: &Config,
+    plan: &LaunchPlan,
+    spec: &mut VmSpec,
+    log: &mut StepLog,
+) -> Result<PodNetwork, BoxError> {
+    let Some(netns) = &plan.netns else {
+        return Ok(PodNetwork::default());
+    };
+    spec.netns = Some(netns.clone());
+    let network = match config.runtime.internetworking_model {
+        InterNetworkingModel::None => return Ok(PodNetwork::default()),
+        InterNetworkingModel::MacVtap => {
+            return Err(format!(
+                "internetworking_model = \"macvtap\" is not supported by kata-rs yet (netns {}): \
+                 use \"tcfilter\" or \"none\"",
+                netns.display()
+            )
+            .into())
+        }
+        InterNetworkingModel::TcFilter => {
+            let owner = spec.run_as.as_ref().map(|who| (who.uid, who.gid));
+            network::attach_tcfilter(netns, owner)?
+        }
+    };
+    let made = network.made();
+    log.push(CleanupStep::DetachNetwork {
+        netns: netns.clone(),
+        taps: made.taps,
+        interfaces: made.interfaces,
+    });
+    for (n, endpoint) in network.endpoints.iter().enumerate() {
+        spec.net_devices.push(NetDevice {
+            id: format!("net{n}"),
+            tap: endpoint.tap.clone(),
+            mac: endpoint.interface.hw_addr.clone(),
+            vhost: false,
+        });
+    }
+    if !network.endpoints.is_empty() {
+        tracing::info!(
+            sandbox = %plan.sandbox_id,
+            netns = %netns.display(),
+            interfaces = ?network.endpoints.iter().map(|e| &e.interface.name).collect::<Vec<_>>(),
+            "pod network connected (tcfilter)"
+        );
+    }
+    Ok(network)
+}
+
+/// Gives the guest the pod's interfaces (same MAC, name, MTU, addresses) and routes, as Kata's
+/// runtime does before `CreateSandbox`.
+async fn configure_guest_network(agent: &dyn Agent, network: &PodNetwork) -> Result<(), BoxError> {
+    for endpoint in &network.endpoints {
+        agent
+            .update_interface(&endpoint.interface)
+            .await
+            .map_err(|e| format!("UpdateInterface {}: {e}", endpoint.interface.name))?;
+    }
+    if !network.routes.is_empty() {
+        agent
+            .update_routes(&network.routes)
+            .await
+            .map_err(|e| format!("UpdateRoutes: {e}"))?;
+    }
+    Ok(())
 }
 
 /// Lines of the guest console a failed boot's error carries.
@@ -299,7 +386,22 @@ fn tail_lines(text: &[u8], lines: usize, max_bytes: usize) -> String {
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect();
-    kept[kept.len().saturating_sub(lines)..].join(" | ")
+    escape_controls(&kept[kept.len().saturating_sub(lines)..].join(" | "))
+}
+
+/// Control characters (the firmware's terminal resets, colours) written as escapes: the tail goes
+/// into an error a user's terminal prints.
+fn escape_controls(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
 }
 
 /// A running QEMU with its daemons.
@@ -392,6 +494,10 @@ mod guest_params_tests {
             Some("[ 1.3] Kernel panic - not syncing: VFS")
         );
         assert_eq!(panic_line(b"all well\n"), None);
+        assert_eq!(
+            tail_lines(b"\x1bc\x1b[2JSeaBIOS\n", 5, 4096),
+            "\\u{1b}c\\u{1b}[2JSeaBIOS"
+        );
     }
 
     #[test]

@@ -49,6 +49,7 @@ pub fn from_config_path(
         kernel_modules: config.agent.kernel_modules.clone(),
         timeouts,
         debug: config.runtime.enable_debug,
+        agent_debug: config.agent.enable_debug,
         ..SandboxOptions::default()
     };
     Ok((Arc::new(QemuLauncher::new(config)), options))

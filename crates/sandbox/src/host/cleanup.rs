@@ -30,6 +30,13 @@ pub enum CleanupStep {
     RemoveTree { path: PathBuf },
     /// A file (socket, pid file).
     RemoveFile { path: PathBuf },
+    /// The taps and tc filters that connect the pod's network namespace to the VM
+    /// ([`crate::host::network`]).
+    DetachNetwork {
+        netns: PathBuf,
+        taps: Vec<String>,
+        interfaces: Vec<String>,
+    },
 }
 
 impl CleanupStep {
@@ -87,6 +94,17 @@ async fn run_step(step: &CleanupStep) -> Result<(), String> {
             Err(e) => Err(format!("rmdir {}: {e}", path.display())),
         },
         CleanupStep::RemoveTree { path } => remove_tree(path).map_err(|e| e.to_string()),
+        CleanupStep::DetachNetwork {
+            netns,
+            taps,
+            interfaces,
+        } => {
+            let made = crate::host::network::Made {
+                taps: taps.clone(),
+                interfaces: interfaces.clone(),
+            };
+            crate::host::network::detach(netns, &made).map_err(|e| crate::error::chain(&e))
+        }
         CleanupStep::RemoveFile { path } => match std::fs::remove_file(path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

@@ -81,6 +81,21 @@ pub fn check_step(step: &CleanupStep, layout: &Layout) -> Result<(), Refused> {
             }
             return Ok(());
         }
+        CleanupStep::DetachNetwork { netns, taps, .. } => {
+            // Only taps of the name the sandbox gives them are deleted; the pod's own interfaces
+            // only lose their ingress qdisc.
+            let ours = |t: &String| {
+                t.strip_prefix("tap")
+                    .and_then(|r| r.strip_suffix(crate::host::network::TAP_SUFFIX))
+                    .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+            };
+            if !is_clean(netns) || !taps.iter().all(ours) {
+                return Err(Refused::NotClean {
+                    path: format!("{} {taps:?}", netns.display()),
+                });
+            }
+            return Ok(());
+        }
         CleanupStep::Unmount { path }
         | CleanupStep::RemoveDir { path }
         | CleanupStep::RemoveTree { path }
@@ -103,7 +118,7 @@ pub fn check_step(step: &CleanupStep, layout: &Layout) -> Result<(), Refused> {
             let roots = [&layout.roots.shared, &layout.roots.vm, &layout.roots.state];
             inside(true) || (path != Path::new("/") && roots.iter().any(|r| r.starts_with(path)))
         }
-        CleanupStep::KillProcess { .. } => true,
+        CleanupStep::KillProcess { .. } | CleanupStep::DetachNetwork { .. } => true,
     };
     if ok {
         Ok(())
@@ -165,6 +180,7 @@ fn check_live(step: &CleanupStep, layout: &Layout) -> Result<(), Refused> {
             }),
             _ => Ok(()),
         },
+        CleanupStep::DetachNetwork { .. } => Ok(()),
     }
 }
 

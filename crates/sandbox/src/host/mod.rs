@@ -7,6 +7,7 @@ pub mod hooks;
 pub mod layout;
 pub mod mount;
 pub mod mountpoints;
+pub mod network;
 pub mod readonly;
 pub mod rootfs;
 pub mod shared;

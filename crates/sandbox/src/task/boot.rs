@@ -41,7 +41,7 @@ impl SandboxTask {
         let mut steps = Vec::new();
         let result = self.boot_steps(req, &mut steps).await;
         if let Err(e) = &result {
-            tracing::error!(error = %e, "boot failed, rolling back");
+            tracing::error!(error = %crate::error::chain(&e), "boot failed, rolling back");
             if let Some(vm) = self.vm.take() {
                 vm.stop().await;
             }
@@ -77,6 +77,7 @@ impl SandboxTask {
             sandbox_id: self.layout.sandbox_id.clone(),
             shared_dir: self.layout.shared_dir(),
             vm_dir,
+            netns: req.netns.clone(),
         };
         let mut log = StepLog::new(self.state.clone(), self.layout.state_dir());
         let launched = self.launcher.launch(&plan, &mut log).await;

@@ -50,6 +50,8 @@ pub struct SandboxOptions {
     pub timeouts: AgentTimeouts,
     /// `[runtime] enable_debug`: the shim logs at `debug` (the agent's records included).
     pub debug: bool,
+    /// `[agent.kata] enable_debug`: the agent logs at `debug`, and the shim lets its records through.
+    pub agent_debug: bool,
 }
 
 impl Default for SandboxOptions {
@@ -61,6 +63,7 @@ impl Default for SandboxOptions {
             remove_timeout_secs: 10,
             timeouts: AgentTimeouts::default(),
             debug: false,
+            agent_debug: false,
         }
     }
 }
@@ -70,6 +73,8 @@ impl Default for SandboxOptions {
 pub struct BootRequest {
     pub hostname: String,
     pub dns: Vec<String>,
+    /// The pod's network namespace, from the sandbox container's spec.
+    pub netns: Option<std::path::PathBuf>,
 }
 
 /// What `Delete` gives back.

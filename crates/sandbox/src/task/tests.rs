@@ -167,6 +167,13 @@ impl Agent for FakeAgent {
     async fn update_container(&self, _c: &str, _r: LinuxResources) -> AgentResult<()> {
         Ok(())
     }
+    async fn update_interface(&self, i: &kata_netlink::Interface) -> AgentResult<()> {
+        self.log(format!("update_interface {}", i.name));
+        Ok(())
+    }
+    async fn update_routes(&self, _r: &[kata_netlink::Route]) -> AgentResult<()> {
+        Ok(())
+    }
     async fn get_oom_event(&self) -> AgentResult<String> {
         self.oom_calls
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);

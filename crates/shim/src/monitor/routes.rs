@@ -46,6 +46,9 @@ impl SandboxView for SandboxHandle {
     }
 }
 
+/// How long `/metrics` waits for the agent's `GetMetrics` (kata-monitor gives a shim 3 s).
+pub const AGENT_METRICS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub struct Routes<V = SandboxHandle> {
     sandbox_id: String,
     view: V,
@@ -115,7 +118,15 @@ impl<V: SandboxView> Routes<V> {
             Err(e) => return text(500, format!("sandbox {}: {e}\n", self.sandbox_id)),
         };
         let mut body = self.host.text(pid);
-        match self.view.agent_metrics().await {
+        // A stuck guest must not take the host families with it: they are served without it.
+        let guest = tokio::time::timeout(AGENT_METRICS_TIMEOUT, self.view.agent_metrics())
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "GetMetrics: no answer within {AGENT_METRICS_TIMEOUT:?}"
+                ))
+            });
+        match guest {
             Ok(guest) => match kata_shim_interface::prom::parse(&guest) {
                 Ok(families) => {
                     let mut kept = Aggregate::new();

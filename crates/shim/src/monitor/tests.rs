@@ -11,6 +11,8 @@ use super::Server;
 struct Fake {
     snapshot: Snapshot,
     agent: Mutex<Result<String, String>>,
+    /// The agent never answers (a frozen guest).
+    hang: bool,
 }
 
 #[async_trait]
@@ -19,6 +21,9 @@ impl SandboxView for Fake {
         Ok(self.snapshot.clone())
     }
     async fn agent_metrics(&self) -> Result<String, String> {
+        if self.hang {
+            std::future::pending::<()>().await;
+        }
         self.agent.lock().map_err(|e| e.to_string())?.clone()
     }
 }
@@ -37,6 +42,7 @@ fn fake(vport: Option<u32>, agent: Result<String, String>) -> Fake {
             }),
         },
         agent: Mutex::new(agent),
+        hang: false,
     }
 }
 
@@ -129,4 +135,19 @@ async fn a_replaced_socket_is_not_removed() {
     server.stop();
     assert!(path.exists(), "removed a socket it did not bind");
     drop(other);
+}
+
+#[tokio::test]
+async fn a_frozen_guest_leaves_the_host_families_served() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut view = fake(None, Ok(GUEST.into()));
+    view.hang = true;
+    let server = serve(dir.path(), view);
+    let client = ShimClient::new(dir.path(), "sb").expect("client");
+    let started = std::time::Instant::now();
+    let text = client.get_text("/metrics").await.expect("metrics");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert!(text.contains("kata_hypervisor_process_"), "{text}");
+    assert!(!text.contains("kata_guest_load"), "{text}");
+    server.stop();
 }

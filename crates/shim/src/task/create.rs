@@ -70,12 +70,13 @@ impl TaskService {
                 let (launcher, options) =
                     kata_sandbox::backend::from_config_path(&spec, config_path.as_deref())
                         .map_err(to_ttrpc)?;
-                crate::logging::set_debug(options.debug);
+                crate::logging::set_debug(options.debug, options.agent_debug);
                 let layout = Layout::new(sandbox.sandbox_id.clone(), Roots::default());
                 let handle = spawn_sandbox(layout, options, launcher, self.events.clone());
                 let boot = BootRequest {
                     hostname: spec.hostname().clone().unwrap_or_default(),
                     dns: Vec::new(),
+                    netns: kata_oci::network_namespace(&spec),
                 };
                 let mut abandoned = AbandonedBoot {
                     handle: Some(handle.clone()),

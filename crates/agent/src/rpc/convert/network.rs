@@ -17,6 +17,7 @@ pub fn interface_from_grpc(i: &pb::Interface) -> Result<Interface> {
             } else {
                 IpNet::parse(&format!("{}/{}", a.address, a.mask))
             }
+            .map_err(crate::error::AgentError::from)
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(Interface {

@@ -9,9 +9,9 @@ use netlink_packet_route::neighbour::{
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use super::link::index_of;
-use super::netlink::Netlink;
-use super::{parse_mac, Neighbor};
 use crate::error::Result;
+use crate::Netlink;
+use crate::{parse_mac, Neighbor};
 
 /// NUD_PERMANENT, used when the runtime sends no state.
 const NUD_PERMANENT: u16 = 0x80;
@@ -39,6 +39,7 @@ pub fn add_neighbors(neighbors: &[Neighbor]) -> Result<()> {
                 .push(NeighbourAttribute::LinkLayerAddress(parse_mac(&n.lladdr)?));
         }
         nl.request(
+            "add neighbour",
             RouteNetlinkMessage::NewNeighbour(msg),
             NLM_F_CREATE | NLM_F_REPLACE,
         )?;

@@ -4,23 +4,27 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_REPLACE};
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
-use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
-use super::netlink::Netlink;
-use super::{format_mac, Interface, IpNet};
-use crate::error::{AgentError, Result};
+use crate::error::{Error, Result};
+use crate::Netlink;
+use crate::{format_mac, Interface, IpNet};
 
 /// A link as the kernel reports it.
 #[derive(Debug, Clone)]
-pub(super) struct Link {
+pub struct Link {
     pub index: u32,
     pub name: String,
     pub mac: String,
     pub mtu: u32,
+    /// The link's kind (`veth`, `tun`, `bridge`, `macvtap`...), empty for a physical device.
+    pub kind: String,
+    /// Whether the link is administratively up.
+    pub up: bool,
 }
 
-pub(super) fn links(nl: &mut Netlink) -> Result<Vec<Link>> {
+pub fn links(nl: &mut Netlink) -> Result<Vec<Link>> {
     let msgs = nl.dump(RouteNetlinkMessage::GetLink(LinkMessage::default()))?;
     Ok(msgs
         .into_iter()
@@ -37,9 +41,18 @@ fn link_of(l: &LinkMessage) -> Link {
         name: String::new(),
         mac: String::new(),
         mtu: 0,
+        kind: String::new(),
+        up: l.header.flags.contains(LinkFlags::Up),
     };
     for a in &l.attributes {
         match a {
+            LinkAttribute::LinkInfo(infos) => {
+                for info in infos {
+                    if let LinkInfo::Kind(kind) = info {
+                        link.kind = kind.to_string().to_lowercase();
+                    }
+                }
+            }
             LinkAttribute::IfName(n) => link.name = n.clone(),
             LinkAttribute::Address(b) => link.mac = format_mac(b),
             LinkAttribute::Mtu(m) => link.mtu = *m,
@@ -49,15 +62,15 @@ fn link_of(l: &LinkMessage) -> Link {
     link
 }
 
-pub(super) fn index_of(nl: &mut Netlink, name: &str) -> Result<u32> {
+pub fn index_of(nl: &mut Netlink, name: &str) -> Result<u32> {
     links(nl)?
         .into_iter()
         .find(|l| l.name == name)
         .map(|l| l.index)
-        .ok_or_else(|| AgentError::NotFound(format!("network device {name}")))
+        .ok_or_else(|| Error::NotFound(format!("network device {name}")))
 }
 
-fn addresses(nl: &mut Netlink, index: u32) -> Result<Vec<AddressMessage>> {
+pub fn addresses(nl: &mut Netlink, index: u32) -> Result<Vec<AddressMessage>> {
     let msgs = nl.dump(RouteNetlinkMessage::GetAddress(AddressMessage::default()))?;
     Ok(msgs
         .into_iter()
@@ -68,7 +81,7 @@ fn addresses(nl: &mut Netlink, index: u32) -> Result<Vec<AddressMessage>> {
         .collect())
 }
 
-fn ip_of(a: &AddressMessage) -> Option<IpNet> {
+pub fn ip_of(a: &AddressMessage) -> Option<IpNet> {
     let local = a.attributes.iter().find_map(|x| match x {
         AddressAttribute::Local(ip) => Some(*ip),
         _ => None,
@@ -89,7 +102,7 @@ fn is_link_local_v6(ip: &IpAddr) -> bool {
     matches!(ip, IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80)
 }
 
-fn set_link(
+pub fn set_link(
     nl: &mut Netlink,
     index: u32,
     up: Option<bool>,
@@ -104,7 +117,7 @@ fn set_link(
         }
     }
     msg.attributes = attrs;
-    nl.request(RouteNetlinkMessage::SetLink(msg), 0)
+    nl.request("set link", RouteNetlinkMessage::SetLink(msg), 0)
 }
 
 fn address_message(index: u32, net: &IpNet) -> AddressMessage {
@@ -144,7 +157,7 @@ pub fn update_interface(want: &Interface) -> Result<Interface> {
         })
         .cloned()
         .ok_or_else(|| {
-            AgentError::NotFound(format!(
+            Error::NotFound(format!(
                 "network device with MAC {:?} or name {:?}",
                 want.hw_addr, want.name
             ))
@@ -156,7 +169,7 @@ pub fn update_interface(want: &Interface) -> Result<Interface> {
     }
     if want.mtu != 0 {
         let mtu = u32::try_from(want.mtu)
-            .map_err(|_| AgentError::InvalidArgument(format!("invalid mtu {}", want.mtu)))?;
+            .map_err(|_| Error::InvalidArgument(format!("invalid mtu {}", want.mtu)))?;
         attrs.push(LinkAttribute::Mtu(mtu));
     }
     if !attrs.is_empty() {
@@ -168,11 +181,12 @@ pub fn update_interface(want: &Interface) -> Result<Interface> {
         let keep =
             ip_of(&old).is_some_and(|n| is_link_local_v6(&n.addr) || want.addresses.contains(&n));
         if !keep {
-            nl.request(RouteNetlinkMessage::DelAddress(old), 0)?;
+            nl.request("delete address", RouteNetlinkMessage::DelAddress(old), 0)?;
         }
     }
     for net in &want.addresses {
         nl.request(
+            "add address",
             RouteNetlinkMessage::NewAddress(address_message(link.index, net)),
             NLM_F_CREATE | NLM_F_REPLACE,
         )?;
@@ -181,7 +195,7 @@ pub fn update_interface(want: &Interface) -> Result<Interface> {
     list_interfaces()?
         .into_iter()
         .find(|i| i.hw_addr == link.mac)
-        .ok_or_else(|| AgentError::Internal(format!("device {} vanished", link.name)))
+        .ok_or_else(|| Error::Decode(format!("device {} vanished", link.name)))
 }
 
 /// Every link with its addresses.
@@ -201,4 +215,21 @@ pub fn list_interfaces() -> Result<Vec<Interface>> {
         });
     }
     Ok(out)
+}
+
+/// Brings device `index` up, with `mtu` when non-zero.
+pub fn set_up(nl: &mut Netlink, index: u32, mtu: u32) -> Result<()> {
+    let attrs = if mtu != 0 {
+        vec![LinkAttribute::Mtu(mtu)]
+    } else {
+        Vec::new()
+    };
+    set_link(nl, index, Some(true), attrs)
+}
+
+/// Deletes device `index`.
+pub fn delete(nl: &mut Netlink, index: u32) -> Result<()> {
+    let mut msg = LinkMessage::default();
+    msg.header.index = index;
+    nl.request("delete link", RouteNetlinkMessage::DelLink(msg), 0)
 }

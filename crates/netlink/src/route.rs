@@ -9,9 +9,9 @@ use netlink_packet_route::route::{
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use super::link::{index_of, links};
-use super::netlink::Netlink;
-use super::{IpNet, Route};
 use crate::error::Result;
+use crate::Netlink;
+use crate::{IpNet, Route};
 
 fn ip_of(a: &RouteAddress) -> Option<IpAddr> {
     match a {
@@ -100,7 +100,7 @@ pub fn update_routes(routes: &[Route]) -> Result<Vec<Route>> {
         });
         let ours = oif.is_some_and(|i| devices.iter().any(|(_, d)| *d == i));
         if ours && old.header.protocol != RouteProtocol::Kernel {
-            nl.request(RouteNetlinkMessage::DelRoute(old), 0)?;
+            nl.request("delete route", RouteNetlinkMessage::DelRoute(old), 0)?;
         }
     }
     let mut ordered: Vec<&Route> = routes.iter().filter(|r| r.gateway.is_none()).collect();
@@ -112,6 +112,7 @@ pub fn update_routes(routes: &[Route]) -> Result<Vec<Route>> {
             .map(|(_, i)| *i)
             .unwrap_or(0);
         nl.request(
+            "add route",
             RouteNetlinkMessage::NewRoute(route_message(r, index)),
             NLM_F_CREATE | NLM_F_REPLACE,
         )?;

@@ -1,0 +1,269 @@
+//! Pod networking with a network namespace made beforehand (what CNI does for a CRI pod; here by
+//! hand, `ctr run --with-ns network:<path>`): a server in the container is reached from the host at
+//! the namespace's address, the container reaches a server on the host side, `lo` works inside;
+//! runc in the same namespace setup is the oracle. After removal the namespace holds no tap and no
+//! tc filter of the pod.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use kata_e2e_tests::{assert_no_leftovers, PrivateContainerd, IMAGE};
+
+const TEARDOWN: Duration = Duration::from_secs(20);
+
+fn ip(args: &[&str]) -> String {
+    let out = Command::new("ip").args(args).output().expect("ip");
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A network namespace `name` joined to the host by a veth: host side `host_if` with
+/// `10.<net>.0.1/24`, pod side `eth0` with `10.<net>.0.2/24` and a default route to the host.
+struct Netns {
+    name: String,
+    host_if: String,
+}
+
+impl Netns {
+    fn new(name: &str, host_if: &str, net: u8) -> Self {
+        let _ = Command::new("ip").args(["netns", "del", name]).status();
+        let _ = Command::new("ip").args(["link", "del", host_if]).status();
+        ip(&["netns", "add", name]);
+        ip(&[
+            "link", "add", host_if, "type", "veth", "peer", "name", "eth0", "netns", name,
+        ]);
+        ip(&["addr", "add", &format!("10.{net}.0.1/24"), "dev", host_if]);
+        ip(&["link", "set", host_if, "up"]);
+        ip(&[
+            "-n",
+            name,
+            "addr",
+            "add",
+            &format!("10.{net}.0.2/24"),
+            "dev",
+            "eth0",
+        ]);
+        ip(&["-n", name, "link", "set", "eth0", "up"]);
+        ip(&["-n", name, "link", "set", "lo", "up"]);
+        ip(&[
+            "-n",
+            name,
+            "route",
+            "add",
+            "default",
+            "via",
+            &format!("10.{net}.0.1"),
+        ]);
+        Netns {
+            name: name.into(),
+            host_if: host_if.into(),
+        }
+    }
+
+    fn path(&self) -> String {
+        format!("/var/run/netns/{}", self.name)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.host_if])
+            .status();
+    }
+}
+
+/// `GET /` from `addr`, retried for up to `within` (the server may still be starting).
+fn http_get(addr: &str, within: Duration) -> String {
+    let deadline = Instant::now() + within;
+    loop {
+        let attempt = (|| -> std::io::Result<String> {
+            let mut s =
+                TcpStream::connect_timeout(&addr.parse().expect("addr"), Duration::from_secs(3))?;
+            s.set_read_timeout(Some(Duration::from_secs(5)))?;
+            s.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
+            let mut body = String::new();
+            s.read_to_string(&mut body)?;
+            Ok(body)
+        })();
+        match attempt {
+            Ok(body) if !body.is_empty() => return body,
+            _ if Instant::now() > deadline => return format!("{attempt:?}"),
+            _ => std::thread::sleep(Duration::from_millis(500)),
+        }
+    }
+}
+
+/// A one-shot HTTP server on the host side answering `reply`; gives up after 60 s.
+fn host_server(bind: &str, reply: &'static str) -> std::thread::JoinHandle<()> {
+    let listener = TcpListener::bind(bind).expect("bind host server");
+    listener.set_nonblocking(true).expect("nonblocking");
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            match listener.accept() {
+                Ok((mut s, _)) => {
+                    let _ = s.set_nonblocking(false);
+                    let mut buf = [0u8; 1024];
+                    let _ = s.read(&mut buf);
+                    let _ = write!(
+                        s,
+                        "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{reply}",
+                        reply.len()
+                    );
+                    return;
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    })
+}
+
+/// `GET /` from inside container `id` with busybox `nc` (busybox's static `wget` crashes in an
+/// image without NSS files); the body.
+fn get_from(c: &PrivateContainerd, id: &str, exec_id: &str, host: &str, port: u16) -> String {
+    let script = format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 10 {host} {port}");
+    let out = c
+        .ctr(
+            &[
+                "task",
+                "exec",
+                "--exec-id",
+                exec_id,
+                id,
+                "sh",
+                "-c",
+                &script,
+            ],
+            None,
+            60,
+        )
+        .expect("exec nc");
+    out.stdout_text()
+        .lines()
+        .last()
+        .unwrap_or("")
+        .trim()
+        .to_string()
+}
+
+/// What a user sees of the pod's network through `runtime`.
+fn observe(c: &PrivateContainerd, runtime: &str, id: &str, net: u8) -> Vec<(String, String)> {
+    let ns = Netns::new(&format!("kata-e2e-{id}"), &format!("ke2e-{id}"), net);
+    let with_ns = format!("network:{}", ns.path());
+    let script =
+        "mkdir -p /www && echo hello-from-pod > /www/index.html && exec httpd -f -p 8080 -h /www";
+    let out = c
+        .ctr(
+            &[
+                "run",
+                "-d",
+                "--runtime",
+                runtime,
+                "--with-ns",
+                &with_ns,
+                IMAGE,
+                id,
+                "sh",
+                "-c",
+                script,
+            ],
+            None,
+            180,
+        )
+        .expect("ctr run");
+    assert_eq!(out.code, Some(0), "run {id} ({runtime}): {}", out.stderr);
+    let mut seen = Vec::new();
+    let body = http_get(&format!("10.{net}.0.2:8080"), Duration::from_secs(60));
+    seen.push((
+        "host reaches the pod".into(),
+        body.lines().last().unwrap_or("").to_string(),
+    ));
+    let server = host_server(&format!("10.{net}.0.1:18080"), "hello-from-host");
+    let to_host = get_from(c, id, "w1", &format!("10.{net}.0.1"), 18080);
+    seen.push(("pod reaches the host".into(), to_host));
+    let _ = server.join();
+    let lo = get_from(c, id, "w2", "127.0.0.1", 8080);
+    seen.push(("lo".into(), lo));
+    let addr = c
+        .ctr(
+            &[
+                "task",
+                "exec",
+                "--exec-id",
+                "w3",
+                id,
+                "ip",
+                "-4",
+                "-o",
+                "addr",
+                "show",
+                "eth0",
+            ],
+            None,
+            60,
+        )
+        .expect("exec ip");
+    let addr = addr.stdout_text();
+    seen.push((
+        "eth0 address".into(),
+        addr.split_whitespace().nth(3).unwrap_or("").to_string(),
+    ));
+    c.remove(id);
+    let links = ip(&["-n", &ns.name, "-o", "link", "show"]);
+    seen.push((
+        "taps left".into(),
+        links
+            .lines()
+            .filter(|l| l.contains("_kata"))
+            .count()
+            .to_string(),
+    ));
+    let qdiscs = Command::new("tc")
+        .args(["-n", &ns.name, "qdisc", "show", "dev", "eth0"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    seen.push((
+        "ingress qdisc left".into(),
+        qdiscs.contains("ingress").to_string(),
+    ));
+    seen
+}
+
+#[test]
+fn a_pod_in_a_prepared_network_namespace_serves_and_reaches_the_host_as_with_runc() {
+    assert_no_leftovers(TEARDOWN);
+    let c = PrivateContainerd::start().unwrap_or_else(|e| panic!("{e:#}"));
+    let runc = observe(&c, "io.containerd.runc.v2", "netr", 201);
+    let kata = observe(&c, kata_e2e_tests::RUNTIME, "netk", 202);
+    assert_eq!(
+        runc[0].1, "hello-from-pod",
+        "runc is not a working oracle: {runc:?}"
+    );
+    assert_eq!(
+        runc[1].1, "hello-from-host",
+        "runc is not a working oracle: {runc:?}"
+    );
+    let differing: Vec<_> = runc
+        .iter()
+        .zip(&kata)
+        .filter(|(r, k)| r.1 != k.1 && r.0 != "eth0 address")
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "kata differs from runc: {differing:#?}\nkata: {kata:#?}"
+    );
+    assert_eq!(kata[3].1, "10.202.0.2/24", "the guest's eth0: {kata:?}");
+    drop(c);
+    assert_no_leftovers(TEARDOWN);
+}
