@@ -81,3 +81,13 @@ echo
 echo "guest agent (boot the image, VmRSS of PID 1 read from a container without a PID namespace):"
 (cd "$top" && KATA_TEST_IMAGE_DIR="${KATA_TEST_IMAGE_DIR:-$top/build/image}" cargo run -q --release -p kata-vm-tests --bin agent_rss) |
     sed 's/^/  /'
+
+echo
+echo "CRI pods (RunPodSandbox to a running container; host <-> pod latency and throughput), n=$n:"
+# This part uses the workspace build, not the installed binaries: the tests/cri harness runs its own
+# containerd (CRI plugin, handlers kata and runc, CNI bridge) with the shim of target/debug (else
+# target/release) and the guest image of build/image (or KATA_TEST_IMAGE_DIR).
+(cd "$top" && cargo build -q -p containerd-shim-kata-v2 &&
+    KATA_TEST_IMAGE_DIR="${KATA_TEST_IMAGE_DIR:-$top/build/image}" \
+        cargo run -q -p kata-cri-tests --example bench_cri -- "$n") |
+    sed 's/^/  /'

@@ -20,6 +20,8 @@ pub struct LaunchPlan {
     /// The pod's network namespace (the OCI spec's `linux.namespaces` network path, made by CNI):
     /// QEMU runs in it and its interfaces are connected to the VM. `None`: no pod network.
     pub netns: Option<PathBuf>,
+    /// The sandbox container's `linux.cgroupsPath`: QEMU runs in that cgroup on the host.
+    pub cgroups_path: Option<PathBuf>,
 }
 
 /// A booted VM with a connected agent.

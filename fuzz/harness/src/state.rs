@@ -60,10 +60,19 @@ pub fn state_file(data: &[u8]) {
                     "{step:?} allowed outside sandbox sb"
                 );
             }
+            CleanupStep::RemoveCgroup { path } => {
+                assert!(
+                    path.starts_with("/sys/fs/cgroup/")
+                        && !path.components().any(|c| matches!(c, Component::ParentDir)),
+                    "{step:?} allowed"
+                );
+            }
             CleanupStep::DetachNetwork { netns, taps, .. } => {
                 assert!(
                     netns.is_absolute()
-                        && !netns.components().any(|c| matches!(c, Component::ParentDir)),
+                        && !netns
+                            .components()
+                            .any(|c| matches!(c, Component::ParentDir)),
                     "{step:?} allowed"
                 );
                 for tap in taps {

@@ -194,9 +194,9 @@ fn lifecycle_kata_matches_runc() {
 }
 
 /// containerd (1.6/1.7) answers PodSandboxStats from the pod's cgroup on the host (the pod's
-/// `cgroup_parent`); kata-rs puts nothing there yet.
+/// `cgroup_parent`): kata-rs runs QEMU in the sandbox's cgroup there, so the pod's numbers are the
+/// VM's.
 #[test]
-#[ignore = "kata-rs creates no host pod cgroup, which containerd's PodSandboxStats reads"]
 fn pod_sandbox_stats_kata() {
     let h = CriHarness::start_clean();
     let pod = h.run_pod("stats", KATA).expect("RunPodSandbox");

@@ -210,7 +210,6 @@ fn serves_the_host_runc() {
 }
 
 #[test]
-#[ignore = "needs pod networking (lead)"]
 fn serves_the_host_kata() {
     serves_the_host(KATA);
 }
@@ -221,7 +220,6 @@ fn reaches_the_host_runc() {
 }
 
 #[test]
-#[ignore = "needs pod networking (lead)"]
 fn reaches_the_host_kata() {
     reaches_the_host(KATA);
 }
@@ -242,7 +240,6 @@ fn pods_reach_each_other_runc() {
 }
 
 #[test]
-#[ignore = "needs pod networking (lead)"]
 fn pods_reach_each_other_kata() {
     pods_reach_each_other(KATA);
 }

@@ -32,8 +32,14 @@ struct Netns {
 
 impl Netns {
     fn new(name: &str, host_if: &str, net: u8) -> Self {
-        let _ = Command::new("ip").args(["netns", "del", name]).status();
-        let _ = Command::new("ip").args(["link", "del", host_if]).status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", name])
+            .stderr(std::process::Stdio::null())
+            .status();
+        let _ = Command::new("ip")
+            .args(["link", "del", host_if])
+            .stderr(std::process::Stdio::null())
+            .status();
         ip(&["netns", "add", name]);
         ip(&[
             "link", "add", host_if, "type", "veth", "peer", "name", "eth0", "netns", name,

@@ -20,6 +20,7 @@ use tokio::sync::Mutex;
 
 use super::agent::KataAgent;
 use crate::agent::Agent;
+use crate::host::cgroup;
 use crate::host::cleanup::CleanupStep;
 use crate::host::layout::SHARED_FS_TAG;
 use crate::host::network::{self, PodNetwork};
@@ -191,6 +192,7 @@ impl VmLauncher for QemuLauncher {
             spec.run_as = Some(who);
         }
         let network = connect_network(&self.config, plan, &mut spec, log)?;
+        let pod_cgroup = pod_cgroup(plan, log);
         // Bound before QEMU starts: the agent's "I listen" connection must find it (see
         // kata_agent_client::ReadyListener for the vhost-device-vsock stall this avoids).
         let ready = ReadyListener::bind(&vsock_cfg.uds_path)?;
@@ -199,6 +201,11 @@ impl VmLauncher for QemuLauncher {
         let vm = QemuVm::start(spec).await?;
         record(log, "qemu", vm.pid());
         let pid = vm.pid().unwrap_or(0);
+        if let Some(cgroup) = &pod_cgroup {
+            for refused in cgroup::join(cgroup, pid) {
+                tracing::warn!(sandbox = %plan.sandbox_id, "qemu left out of the pod cgroup: {refused}");
+            }
+        }
 
         let control = QemuControl {
             vm,
@@ -329,6 +336,29 @@ fn connect_network(
         );
     }
     Ok(network)
+}
+
+/// Makes the pod's cgroup on the host (the sandbox's `linux.cgroupsPath`), recording each
+/// directory made; `None` (with a log line) when there is none or it cannot be made.
+fn pod_cgroup(plan: &LaunchPlan, log: &mut StepLog) -> Option<cgroup::PodCgroup> {
+    let path = plan.cgroups_path.as_ref()?;
+    if !path.is_absolute() {
+        tracing::info!(sandbox = %plan.sandbox_id, path = %path.display(), "systemd cgroup paths are not handled: qemu stays in the shim's cgroup");
+        return None;
+    }
+    let made = cgroup::create(std::path::Path::new(cgroup::CGROUP_ROOT), path);
+    match made {
+        Ok(pod) => {
+            for dir in &pod.created {
+                log.push(CleanupStep::RemoveCgroup { path: dir.clone() });
+            }
+            Some(pod)
+        }
+        Err(e) => {
+            tracing::warn!(sandbox = %plan.sandbox_id, path = %path.display(), error = %e, "no pod cgroup on the host");
+            None
+        }
+    }
 }
 
 /// Gives the guest the pod's interfaces (same MAC, name, MTU, addresses) and routes, as Kata's

@@ -30,6 +30,9 @@ pub enum CleanupStep {
     RemoveTree { path: PathBuf },
     /// A file (socket, pid file).
     RemoveFile { path: PathBuf },
+    /// A cgroup directory on the host this sandbox made ([`crate::host::cgroup`]); removed when
+    /// empty.
+    RemoveCgroup { path: PathBuf },
     /// The taps and tc filters that connect the pod's network namespace to the VM
     /// ([`crate::host::network`]).
     DetachNetwork {
@@ -94,6 +97,7 @@ async fn run_step(step: &CleanupStep) -> Result<(), String> {
             Err(e) => Err(format!("rmdir {}: {e}", path.display())),
         },
         CleanupStep::RemoveTree { path } => remove_tree(path).map_err(|e| e.to_string()),
+        CleanupStep::RemoveCgroup { path } => remove_cgroup(path).await,
         CleanupStep::DetachNetwork {
             netns,
             taps,
@@ -111,6 +115,23 @@ async fn run_step(step: &CleanupStep) -> Result<(), String> {
             Err(e) => Err(format!("remove {}: {e}", path.display())),
         },
     }
+}
+
+/// `rmdir` of a cgroup; the kernel may report it busy for a moment after its last task exited.
+async fn remove_cgroup(path: &Path) -> Result<(), String> {
+    for _ in 0..50 {
+        match std::fs::remove_dir(path) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            // A parent shared with other pods keeps their cgroups.
+            Err(e) if e.raw_os_error() == Some(libc::ENOTEMPTY) => return Ok(()),
+            Err(e) => return Err(format!("rmdir {}: {e}", path.display())),
+        }
+    }
+    Err(format!("cgroup {} still busy", path.display()))
 }
 
 async fn kill_process(name: &str, pid: u32, start_time: u64) -> Result<(), String> {

@@ -81,6 +81,15 @@ pub fn check_step(step: &CleanupStep, layout: &Layout) -> Result<(), Refused> {
             }
             return Ok(());
         }
+        CleanupStep::RemoveCgroup { path } => {
+            let root = Path::new(crate::host::cgroup::CGROUP_ROOT);
+            if !is_clean(path) || !path.starts_with(root) || path.components().count() < 6 {
+                return Err(Refused::NotClean {
+                    path: path.display().to_string(),
+                });
+            }
+            return Ok(());
+        }
         CleanupStep::DetachNetwork { netns, taps, .. } => {
             // Only taps of the name the sandbox gives them are deleted; the pod's own interfaces
             // only lose their ingress qdisc.
@@ -118,7 +127,9 @@ pub fn check_step(step: &CleanupStep, layout: &Layout) -> Result<(), Refused> {
             let roots = [&layout.roots.shared, &layout.roots.vm, &layout.roots.state];
             inside(true) || (path != Path::new("/") && roots.iter().any(|r| r.starts_with(path)))
         }
-        CleanupStep::KillProcess { .. } | CleanupStep::DetachNetwork { .. } => true,
+        CleanupStep::KillProcess { .. }
+        | CleanupStep::DetachNetwork { .. }
+        | CleanupStep::RemoveCgroup { .. } => true,
     };
     if ok {
         Ok(())
@@ -180,7 +191,7 @@ fn check_live(step: &CleanupStep, layout: &Layout) -> Result<(), Refused> {
             }),
             _ => Ok(()),
         },
-        CleanupStep::DetachNetwork { .. } => Ok(()),
+        CleanupStep::DetachNetwork { .. } | CleanupStep::RemoveCgroup { .. } => Ok(()),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Host-side resources of a sandbox: paths, mounts that never follow symlinks, the cleanup list
 //! and its persisted form.
 
+pub mod cgroup;
 pub mod cleanup;
 pub mod confine;
 pub mod hooks;

@@ -75,6 +75,8 @@ pub struct BootRequest {
     pub dns: Vec<String>,
     /// The pod's network namespace, from the sandbox container's spec.
     pub netns: Option<std::path::PathBuf>,
+    /// The sandbox container's `linux.cgroupsPath` (the pod's cgroup on the host).
+    pub cgroups_path: Option<std::path::PathBuf>,
 }
 
 /// What `Delete` gives back.
