@@ -29,6 +29,6 @@ pub use mounts::{
 };
 pub use oci_spec::runtime::Spec;
 pub use shm::{parse_size, shm_size, statfs_size, DEFAULT_SHM_SIZE};
-pub use spec::{load_spec, network_namespace};
+pub use spec::{load_spec, network_namespace, wants_new_network_namespace};
 pub use unsupported::left_out_fields;
 pub use validate::{validate_devices, validate_mounts, validate_spec};

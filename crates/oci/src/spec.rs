@@ -111,6 +111,19 @@ pub fn network_namespace(spec: &Spec) -> Option<std::path::PathBuf> {
         .filter(|p| !p.as_os_str().is_empty())
 }
 
+/// Whether the spec asks for a new network namespace (a `network` entry without a path).
+pub fn wants_new_network_namespace(spec: &Spec) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|nss| {
+            nss.iter().any(|ns| {
+                ns.typ() == oci_spec::runtime::LinuxNamespaceType::Network
+                    && ns.path().as_ref().is_none_or(|p| p.as_os_str().is_empty())
+            })
+        })
+}
+
 #[cfg(test)]
 mod netns_tests {
     use super::*;
@@ -127,5 +140,6 @@ mod netns_tests {
         let new = r#"{"ociVersion":"1.0.2","linux":{"namespaces":[{"type":"network"}]}}"#;
         let spec: Spec = serde_json::from_str(new).expect("spec");
         assert_eq!(network_namespace(&spec), None);
+        assert!(wants_new_network_namespace(&spec));
     }
 }

@@ -20,6 +20,9 @@ pub struct LaunchPlan {
     /// The pod's network namespace (the OCI spec's `linux.namespaces` network path, made by CNI):
     /// QEMU runs in it and its interfaces are connected to the VM. `None`: no pod network.
     pub netns: Option<PathBuf>,
+    /// No namespace path but a new network namespace asked for (plain `ctr run`, `ctr run --cni`):
+    /// the sandbox makes its own for QEMU and hot-plugs what appears in it.
+    pub new_netns: bool,
     /// The sandbox container's `linux.cgroupsPath`: QEMU runs in that cgroup on the host.
     pub cgroups_path: Option<PathBuf>,
 }

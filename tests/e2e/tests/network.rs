@@ -273,3 +273,126 @@ fn a_pod_in_a_prepared_network_namespace_serves_and_reaches_the_host_as_with_run
     drop(c);
     assert_no_leftovers(TEARDOWN);
 }
+
+/// The pid containerd reports for task `id`.
+fn task_pid(c: &PrivateContainerd, id: &str) -> u32 {
+    let out = c.ctr(&["task", "ls"], None, 10).expect("task ls");
+    out.stdout_text()
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(id))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no pid for {id}: {}", out.stdout_text()))
+}
+
+/// What CNI does for `ctr run --cni`, by hand: a veth whose `eth0` end goes into the network
+/// namespace of the task's pid after the task exists, with an address and a default route.
+fn plumb_after_start(pid: u32, host_if: &str, net: u8) {
+    let _ = Command::new("ip")
+        .args(["link", "del", host_if])
+        .stderr(std::process::Stdio::null())
+        .status();
+    let pid = pid.to_string();
+    ip(&[
+        "link", "add", host_if, "type", "veth", "peer", "name", "eth0", "netns", &pid,
+    ]);
+    ip(&["addr", "add", &format!("10.{net}.0.1/24"), "dev", host_if]);
+    ip(&["link", "set", host_if, "up"]);
+    let netns = format!("--net=/proc/{pid}/ns/net");
+    for args in [
+        vec![
+            "ip",
+            "addr",
+            "add",
+            &format!("10.{net}.0.2/24"),
+            "dev",
+            "eth0",
+        ],
+        vec!["ip", "link", "set", "eth0", "up"],
+        vec![
+            "ip",
+            "route",
+            "add",
+            "default",
+            "via",
+            &format!("10.{net}.0.1"),
+        ],
+    ] {
+        let mut cmd = vec![netns.as_str()];
+        cmd.extend(args.iter().copied());
+        run_nsenter(&cmd);
+    }
+}
+
+fn run_nsenter(args: &[&str]) {
+    let out = Command::new("nsenter")
+        .args(args)
+        .output()
+        .expect("nsenter");
+    assert!(
+        out.status.success(),
+        "nsenter {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn observe_hotplug(c: &PrivateContainerd, runtime: &str, id: &str, net: u8) -> String {
+    let host_if = format!("ke2e-{id}");
+    let script =
+        "mkdir -p /www && echo hello-from-pod > /www/index.html && exec httpd -f -p 8080 -h /www";
+    let out = c
+        .ctr(
+            &[
+                "run",
+                "-d",
+                "--runtime",
+                runtime,
+                IMAGE,
+                id,
+                "sh",
+                "-c",
+                script,
+            ],
+            None,
+            180,
+        )
+        .expect("ctr run");
+    assert_eq!(out.code, Some(0), "run {id} ({runtime}): {}", out.stderr);
+    plumb_after_start(task_pid(c, id), &host_if, net);
+    let body = http_get(&format!("10.{net}.0.2:8080"), Duration::from_secs(60));
+    c.remove(id);
+    // The namespace went with the task, and the veth with it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let gone = !Command::new("ip")
+            .args(["link", "show", &host_if])
+            .stderr(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if gone {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let _ = Command::new("ip")
+        .args(["link", "del", &host_if])
+        .stderr(std::process::Stdio::null())
+        .status();
+    body.lines().last().unwrap_or("").to_string()
+}
+
+#[test]
+fn an_interface_added_after_the_task_started_is_hot_plugged_as_ctr_run_cni_needs() {
+    assert_no_leftovers(TEARDOWN);
+    let c = PrivateContainerd::start().unwrap_or_else(|e| panic!("{e:#}"));
+    let runc = observe_hotplug(&c, "io.containerd.runc.v2", "hpr", 203);
+    let kata = observe_hotplug(&c, kata_e2e_tests::RUNTIME, "hpk", 204);
+    assert_eq!(runc, "hello-from-pod", "runc is not a working oracle");
+    assert_eq!(
+        kata, runc,
+        "the hot-plugged interface does not reach the kata pod"
+    );
+    drop(c);
+    assert_no_leftovers(TEARDOWN);
+}

@@ -15,6 +15,21 @@ pub fn signal(sb: &Sandbox, id: &str, exec_id: &str, signo: u32) -> Result<()> {
         .ok_or_else(|| AgentError::InvalidArgument(format!("invalid signal {signo}")))?;
     let c = sb.container(id)?;
     let process = c.process(exec_id)?;
+    // The init first: signalled after its children, a shell waiting for them could exit on its
+    // own in between and report 0 instead of the signal (runc freezes the cgroup for the same
+    // reason). A paused container cannot handle SIGTERM & co.; SIGKILL works on frozen tasks.
+    let init = if process.exit_code().is_some() {
+        Ok(())
+    } else {
+        match kill(Pid::from_raw(process.pid), sig) {
+            Ok(()) | Err(Errno::ESRCH) => Ok(()),
+            Err(e) => Err(AgentError::errno(
+                "signalling",
+                format!("pid {}", process.pid),
+                e,
+            )),
+        }
+    };
     if exec_id.is_empty() {
         // Kata's rule: an empty exec id is the init and every process of the container
         // (`Kill` with `all`, `runc kill --all`); the container id names the init alone.
@@ -32,18 +47,7 @@ pub fn signal(sb: &Sandbox, id: &str, exec_id: &str, signo: u32) -> Result<()> {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
     }
-    if process.exit_code().is_some() {
-        return Ok(());
-    }
-    // A paused container cannot handle SIGTERM & co.; SIGKILL works on frozen tasks.
-    match kill(Pid::from_raw(process.pid), sig) {
-        Ok(()) | Err(Errno::ESRCH) => Ok(()),
-        Err(e) => Err(AgentError::errno(
-            "signalling",
-            format!("pid {}", process.pid),
-            e,
-        )),
-    }
+    init
 }
 
 /// The processes in a container's cgroup (v2 `cgroup.procs`, its subgroups included).

@@ -191,7 +191,8 @@ impl VmLauncher for QemuLauncher {
             tracing::info!(uid = who.uid, gid = who.gid, groups = ?who.groups, "rootless: qemu runs unprivileged");
             spec.run_as = Some(who);
         }
-        let network = connect_network(&self.config, plan, &mut spec, log)?;
+        let own_netns = own_netns(&self.config, plan, log)?;
+        let network = connect_network(&self.config, plan, own_netns.as_deref(), &mut spec, log)?;
         let pod_cgroup = pod_cgroup(plan, log);
         // Bound before QEMU starts: the agent's "I listen" connection must find it (see
         // kata_agent_client::ReadyListener for the vhost-device-vsock stall this avoids).
@@ -208,12 +209,13 @@ impl VmLauncher for QemuLauncher {
         }
 
         let control = QemuControl {
-            vm,
+            vm: Arc::new(vm),
             pid,
             watches: vec![vsock.watch(), virtiofsd.watch()],
             stopping: AtomicBool::new(false),
             daemons: Mutex::new((Some(vsock), Some(virtiofsd))),
             log_forwarder: Mutex::new(None),
+            hotplug: Mutex::new(None),
         };
         let address = AgentAddress::HybridVsock {
             uds_path: vsock_cfg.uds_path.clone(),
@@ -269,6 +271,15 @@ impl VmLauncher for QemuLauncher {
             control.stop().await;
             return Err(e);
         }
+        if let Some(netns) = own_netns {
+            let watcher = super::hotplug::spawn(
+                plan.sandbox_id.clone(),
+                netns,
+                Arc::downgrade(&control.vm),
+                agent.clone(),
+            );
+            *control.hotplug.lock().await = Some(watcher);
+        }
         let channel = GuestChannel {
             agent_url: address.to_string(),
             debug_console_vport: self
@@ -291,9 +302,15 @@ impl VmLauncher for QemuLauncher {
 fn connect_network(
     config: &Config,
     plan: &LaunchPlan,
+    own_netns: Option<&std::path::Path>,
     spec: &mut VmSpec,
     log: &mut StepLog,
 ) -> Result<PodNetwork, BoxError> {
+    if let Some(own) = own_netns {
+        // Empty at boot: what CNI adds later is hot-plugged (`super::hotplug`).
+        spec.netns = Some(own.to_owned());
+        return Ok(PodNetwork::default());
+    }
     let Some(netns) = &plan.netns else {
         return Ok(PodNetwork::default());
     };
@@ -336,6 +353,31 @@ fn connect_network(
         );
     }
     Ok(network)
+}
+
+/// The sandbox's own network namespace (`<vm dir>/netns`) when the spec asks for a new one and
+/// `internetworking_model` connects pods (`tcfilter`); recorded for teardown.
+fn own_netns(
+    config: &Config,
+    plan: &LaunchPlan,
+    log: &mut StepLog,
+) -> Result<Option<std::path::PathBuf>, BoxError> {
+    if plan.netns.is_some()
+        || !plan.new_netns
+        || config.runtime.internetworking_model != InterNetworkingModel::TcFilter
+    {
+        return Ok(None);
+    }
+    let path = plan.vm_dir.join("netns");
+    network::create_netns(&path).map_err(|e| {
+        format!(
+            "making the sandbox's network namespace {}: {e}",
+            path.display()
+        )
+    })?;
+    log.push(CleanupStep::RemoveFile { path: path.clone() });
+    log.push(CleanupStep::Unmount { path: path.clone() });
+    Ok(Some(path))
 }
 
 /// Makes the pod's cgroup on the host (the sandbox's `linux.cgroupsPath`), recording each
@@ -436,7 +478,7 @@ fn escape_controls(text: &str) -> String {
 
 /// A running QEMU with its daemons.
 struct QemuControl {
-    vm: QemuVm,
+    vm: Arc<QemuVm>,
     pid: u32,
     /// The daemons' ends: one dying unasked takes the VM down (see `exited`).
     watches: Vec<DaemonWatch>,
@@ -445,6 +487,8 @@ struct QemuControl {
     daemons: Mutex<(Option<VsockDaemon>, Option<VirtioFsDaemon>)>,
     /// The agent's log copy ([`super::agent_log`]); it ends with the VM, or is stopped with it.
     log_forwarder: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The watch for interfaces added to the sandbox's own netns ([`super::hotplug`]).
+    hotplug: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 #[async_trait]
@@ -478,6 +522,9 @@ impl VmControl for QemuControl {
 
     async fn stop(&self) {
         self.stopping.store(true, Ordering::SeqCst);
+        if let Some(watch) = self.hotplug.lock().await.take() {
+            watch.abort();
+        }
         if let Err(e) = self.vm.stop().await {
             tracing::warn!(error = %e, "cannot stop qemu");
         }

@@ -4,6 +4,7 @@
 mod agent;
 pub mod agent_log;
 pub mod convert;
+mod hotplug;
 mod launcher;
 mod rootless;
 

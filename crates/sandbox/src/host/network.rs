@@ -97,47 +97,156 @@ fn connect_all(
 ) -> kata_netlink::Result<PodNetwork> {
     let links = link::links(nl)?;
     let mut network = PodNetwork::default();
-    let candidates = links.iter().filter(|l| {
-        l.name != "lo" && !l.name.ends_with(TAP_SUFFIX) && l.kind != "tun" && !l.mac.is_empty()
-    });
-    for (n, l) in candidates.enumerate() {
-        let tap = format!("tap{n}{TAP_SUFFIX}");
-        tap::create_persistent(&tap, owner)?;
-        made.push((tap.clone(), String::new()));
-        let tap_index = link::index_of(nl, &tap)?;
-        link::set_up(nl, tap_index, l.mtu)?;
-        tc::add_ingress_qdisc(nl, l.index)?;
-        made.push((String::new(), l.name.clone()));
-        tc::add_ingress_qdisc(nl, tap_index)?;
-        tc::add_redirect(nl, l.index, tap_index)?;
-        tc::add_redirect(nl, tap_index, l.index)?;
-        let addresses: Vec<IpNet> = link::addresses(nl, l.index)?
-            .iter()
-            .filter_map(link::ip_of)
-            .filter(|n| !is_link_local_v6(n))
-            .collect();
-        network.endpoints.push(Endpoint {
-            interface: Interface {
-                name: l.name.clone(),
-                hw_addr: l.mac.clone(),
-                mtu: u64::from(l.mtu),
-                addresses,
-            },
-            tap,
-        });
+    for (n, l) in links.iter().filter(|l| is_candidate(l)).enumerate() {
+        network.endpoints.push(connect_one(nl, l, n, owner, made)?);
     }
-    let names: Vec<&str> = network
-        .endpoints
+    network.routes = routes_through(&network.endpoints)?;
+    Ok(network)
+}
+
+/// An interface the pod's network gave it (not `lo`, not one of our taps).
+fn is_candidate(l: &link::Link) -> bool {
+    l.name != "lo" && !l.name.ends_with(TAP_SUFFIX) && l.kind != "tun" && !l.mac.is_empty()
+}
+
+/// Connects interface `l` to a new tap `tap<n>_kata`: ingress qdiscs on both, redirect both ways.
+fn connect_one(
+    nl: &mut Netlink,
+    l: &link::Link,
+    n: usize,
+    owner: Option<(u32, u32)>,
+    made: &mut Vec<(String, String)>,
+) -> kata_netlink::Result<Endpoint> {
+    let tap = format!("tap{n}{TAP_SUFFIX}");
+    tap::create_persistent(&tap, owner)?;
+    made.push((tap.clone(), String::new()));
+    let tap_index = link::index_of(nl, &tap)?;
+    link::set_up(nl, tap_index, l.mtu)?;
+    tc::add_ingress_qdisc(nl, l.index)?;
+    made.push((String::new(), l.name.clone()));
+    tc::add_ingress_qdisc(nl, tap_index)?;
+    tc::add_redirect(nl, l.index, tap_index)?;
+    tc::add_redirect(nl, tap_index, l.index)?;
+    Ok(Endpoint {
+        interface: Interface {
+            name: l.name.clone(),
+            hw_addr: l.mac.clone(),
+            mtu: u64::from(l.mtu),
+            addresses: addresses_of(nl, l.index)?,
+        },
+        tap,
+    })
+}
+
+fn addresses_of(nl: &mut Netlink, index: u32) -> kata_netlink::Result<Vec<IpNet>> {
+    Ok(link::addresses(nl, index)?
+        .iter()
+        .filter_map(link::ip_of)
+        .filter(|n| !is_link_local_v6(n))
+        .collect())
+}
+
+/// Routes of the main table through the endpoints' interfaces, less the prefix routes the kernel
+/// makes for the addresses itself (in the guest as here).
+fn routes_through(endpoints: &[Endpoint]) -> kata_netlink::Result<Vec<Route>> {
+    let names: Vec<&str> = endpoints
         .iter()
         .map(|e| e.interface.name.as_str())
         .collect();
-    network.routes = route::list_routes()?
+    Ok(route::list_routes()?
         .into_iter()
         .filter(|r| names.contains(&r.device.as_str()))
-        // The kernel makes the prefix routes of the addresses itself, in the guest as here.
         .filter(|r| r.gateway.is_some() || r.dest.is_none() || r.source.is_none())
-        .collect();
-    Ok(network)
+        .collect())
+}
+
+/// Connects the interfaces of `netns` that have an address and are not in `connected` yet (CNI
+/// adds them after the VM started: `ctr run --cni` configures the namespace of the task's pid),
+/// numbering their taps from `first`. Returns the new endpoints and every route through all of
+/// the pod's interfaces. The namespace is the sandbox's own, so its taps go with it.
+pub fn attach_new(
+    netns: &Path,
+    connected: &[String],
+    first: usize,
+) -> Result<(Vec<Endpoint>, Vec<Route>), NetworkError> {
+    let connected = connected.to_vec();
+    let path = netns.to_owned();
+    kata_netlink::netns::run_in(netns, move || {
+        let mut nl = Netlink::open()?;
+        let links = link::links(&mut nl)?;
+        let mut new = Vec::new();
+        let mut made = Vec::new();
+        let fresh = links
+            .iter()
+            .filter(|l| is_candidate(l) && !connected.contains(&l.name));
+        for l in fresh {
+            if addresses_of(&mut nl, l.index)?.is_empty() {
+                continue; // CNI has not finished with it
+            }
+            match connect_one(&mut nl, l, first + new.len(), None, &mut made) {
+                Ok(e) => new.push(e),
+                Err(e) => {
+                    undo(&mut nl, &made);
+                    return Err(e);
+                }
+            }
+        }
+        let all: Vec<Endpoint> = links
+            .iter()
+            .filter(|l| connected.contains(&l.name))
+            .map(|l| Endpoint {
+                interface: Interface {
+                    name: l.name.clone(),
+                    ..Default::default()
+                },
+                tap: String::new(),
+            })
+            .chain(new.iter().cloned())
+            .collect();
+        let routes = routes_through(&all)?;
+        Ok((new, routes))
+    })
+    .map_err(|source| NetworkError::Netlink {
+        netns: path,
+        what: "connecting interfaces added after boot".into(),
+        source,
+    })
+}
+
+/// Makes a network namespace of the sandbox's own, bound at `path` (an empty file made here), with
+/// `lo` up: QEMU runs in it when the spec asks for a new network namespace, so that what CNI does
+/// to the task's namespace (`ctr run --cni`: `/proc/<pid>/ns/net`, QEMU's pid) never touches the
+/// host's. The bind lives in the shim's mount namespace.
+pub fn create_netns(path: &Path) -> std::io::Result<()> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    let target = path.to_owned();
+    let made = std::thread::Builder::new()
+        .name("netns-new".into())
+        .spawn(move || -> std::io::Result<()> {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)?;
+            let tid = nix::unistd::gettid();
+            nix::mount::mount(
+                Some(format!("/proc/self/task/{tid}/ns/net").as_str()),
+                &target,
+                None::<&str>,
+                nix::mount::MsFlags::MS_BIND,
+                None::<&str>,
+            )?;
+            let mut nl = Netlink::open().map_err(std::io::Error::other)?;
+            let lo = link::index_of(&mut nl, "lo").map_err(std::io::Error::other)?;
+            link::set_up(&mut nl, lo, 0).map_err(std::io::Error::other)?;
+            Ok(())
+        })?
+        .join()
+        .unwrap_or_else(|_| Err(std::io::Error::other("the netns thread panicked")));
+    if made.is_err() {
+        let _ = nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH);
+        let _ = std::fs::remove_file(path);
+    }
+    made
 }
 
 fn is_link_local_v6(n: &IpNet) -> bool {

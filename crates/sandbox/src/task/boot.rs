@@ -78,6 +78,7 @@ impl SandboxTask {
             shared_dir: self.layout.shared_dir(),
             vm_dir,
             netns: req.netns.clone(),
+            new_netns: req.new_netns,
             cgroups_path: req.cgroups_path.clone(),
         };
         let mut log = StepLog::new(self.state.clone(), self.layout.state_dir());

@@ -75,6 +75,8 @@ pub struct BootRequest {
     pub dns: Vec<String>,
     /// The pod's network namespace, from the sandbox container's spec.
     pub netns: Option<std::path::PathBuf>,
+    /// A new network namespace is asked for (the spec's `network` namespace has no path).
+    pub new_netns: bool,
     /// The sandbox container's `linux.cgroupsPath` (the pod's cgroup on the host).
     pub cgroups_path: Option<std::path::PathBuf>,
 }

@@ -77,6 +77,7 @@ impl TaskService {
                     hostname: spec.hostname().clone().unwrap_or_default(),
                     dns: Vec::new(),
                     netns: kata_oci::network_namespace(&spec),
+                    new_netns: kata_oci::wants_new_network_namespace(&spec),
                     cgroups_path: spec.linux().as_ref().and_then(|l| l.cgroups_path().clone()),
                 };
                 let mut abandoned = AbandonedBoot {

@@ -1,0 +1,95 @@
+//! Interfaces that appear in the sandbox's own network namespace after the VM booted (`ctr run
+//! --cni` configures the namespace of the task's pid, QEMU's, once the task exists) are connected
+//! as at boot and hot-plugged: a tap with tc mirred beside the interface, a `virtio-net-pci` device
+//! added through QMP, then the guest's interface and routes (`UpdateInterface`, `UpdateRoutes`).
+//!
+//! The namespace is looked at every second for the first minute, then every ten seconds, for the
+//! VM's life. The taps live in the sandbox's own namespace and go with it.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use kata_hypervisor::{HotplugDevice, NetDevice};
+use kata_qemu::QemuVm;
+
+use super::agent::KataAgent;
+use crate::agent::Agent;
+use crate::host::network;
+
+/// How long the guest gets to show a hot-plugged device to the agent.
+const GUEST_DEVICE_WAIT: Duration = Duration::from_secs(15);
+
+pub(super) fn spawn(
+    sandbox_id: String,
+    netns: PathBuf,
+    vm: Weak<QemuVm>,
+    agent: Arc<KataAgent>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let started = Instant::now();
+        let mut connected: Vec<String> = Vec::new();
+        loop {
+            let every = if started.elapsed() < Duration::from_secs(60) {
+                Duration::from_secs(1)
+            } else {
+                Duration::from_secs(10)
+            };
+            tokio::time::sleep(every).await;
+            let Some(vm) = vm.upgrade() else { return };
+            let (ns, known, first) = (netns.clone(), connected.clone(), connected.len());
+            let found =
+                tokio::task::spawn_blocking(move || network::attach_new(&ns, &known, first)).await;
+            let (endpoints, routes) = match found {
+                Ok(Ok(found)) => found,
+                Ok(Err(e)) => {
+                    tracing::warn!(sandbox = %sandbox_id, error = %crate::error::chain(&e), "pod network watch");
+                    continue;
+                }
+                Err(_) => return,
+            };
+            if endpoints.is_empty() {
+                continue;
+            }
+            for endpoint in &endpoints {
+                connected.push(endpoint.interface.name.clone());
+                if let Err(e) = plug(&vm, agent.as_ref(), endpoint, connected.len() - 1).await {
+                    tracing::error!(sandbox = %sandbox_id, interface = %endpoint.interface.name, error = %e, "cannot hot-plug the pod's interface");
+                }
+            }
+            if let Err(e) = agent.update_routes(&routes).await {
+                tracing::error!(sandbox = %sandbox_id, error = %e, "UpdateRoutes after hot-plug");
+            }
+            tracing::info!(sandbox = %sandbox_id, interfaces = ?connected, "pod network hot-plugged (tcfilter)");
+        }
+    })
+}
+
+async fn plug(
+    vm: &QemuVm,
+    agent: &KataAgent,
+    endpoint: &network::Endpoint,
+    n: usize,
+) -> Result<(), String> {
+    let nic = NetDevice {
+        id: format!("net{n}"),
+        tap: endpoint.tap.clone(),
+        mac: endpoint.interface.hw_addr.clone(),
+        vhost: false,
+    };
+    vm.hotplug_device(&HotplugDevice::Net(nic))
+        .await
+        .map_err(|e| crate::error::chain(&e))?;
+    // The guest sees the device a moment after QEMU added it: the agent finds it by MAC.
+    let deadline = Instant::now() + GUEST_DEVICE_WAIT;
+    loop {
+        match agent.update_interface(&endpoint.interface).await {
+            Ok(()) => return Ok(()),
+            Err(e) if Instant::now() < deadline => {
+                tracing::debug!(error = %e, "guest interface not there yet");
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            Err(e) => return Err(format!("UpdateInterface {}: {e}", endpoint.interface.name)),
+        }
+    }
+}
