@@ -449,13 +449,23 @@ fn logs_ids_and_settings_probes() -> Vec<Probe<'static>> {
         }),
         Probe::single("same_id_six_times", |s| {
             let id = s.id("again");
+            let mut failures = Vec::new();
             let runs: Vec<String> = (0..6)
                 .map(|i| match s.run(&id, &[], &["echo", &format!("run{i}")]) {
-                    Ok(out) => format!("{}:{}", exit_code(&out), out.stdout_text().trim()),
+                    Ok(out) => {
+                        if out.code != Some(0) {
+                            failures.push(format!("run{i}: {}", out.stderr.trim()));
+                        }
+                        format!("{}:{}", exit_code(&out), out.stdout_text().trim())
+                    }
                     Err(e) => format!("error {e}"),
                 })
                 .collect();
-            Ok(Outcome::new().with("runs", runs.join(" ")))
+            let mut o = Outcome::new().with("runs", runs.join(" "));
+            for f in failures {
+                o.note(f);
+            }
+            Ok(o)
         }),
         Probe::single("id_of_76_chars", |s| {
             let id = s.id(&format!("long{}", "x".repeat(67)));

@@ -218,6 +218,13 @@ pub fn attach_new(
 /// to the task's namespace (`ctr run --cni`: `/proc/<pid>/ns/net`, QEMU's pid) never touches the
 /// host's. The bind lives in the shim's mount namespace.
 pub fn create_netns(path: &Path) -> std::io::Result<()> {
+    // A file left by an earlier sandbox of the same id whose shim is still tearing down: its bind
+    // lives in that shim's mount namespace, here it is a plain file.
+    match std::fs::remove_file(path) {
+        Ok(()) => tracing::debug!(path = %path.display(), "stale netns file replaced"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
     std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
