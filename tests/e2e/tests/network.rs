@@ -23,6 +23,27 @@ fn ip(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `ip ARGS` whose outcome does not matter (removing what may not exist); whether it succeeded.
+fn ip_quiet(args: &[&str]) -> bool {
+    Command::new("ip")
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `ctr run -d` of a busybox `httpd` serving `hello-from-pod` on port 8080, with `flags` first.
+fn run_httpd(c: &PrivateContainerd, runtime: &str, id: &str, flags: &[&str]) {
+    let script =
+        "mkdir -p /www && echo hello-from-pod > /www/index.html && exec httpd -f -p 8080 -h /www";
+    let mut args = vec!["run", "-d", "--runtime", runtime];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&[IMAGE, id, "sh", "-c", script]);
+    let out = c.ctr(&args, None, 180).expect("ctr run");
+    assert_eq!(out.code, Some(0), "run {id} ({runtime}): {}", out.stderr);
+}
+
 /// A network namespace `name` joined to the host by a veth: host side `host_if` with
 /// `10.<net>.0.1/24`, pod side `eth0` with `10.<net>.0.2/24` and a default route to the host.
 struct Netns {
@@ -32,14 +53,8 @@ struct Netns {
 
 impl Netns {
     fn new(name: &str, host_if: &str, net: u8) -> Self {
-        let _ = Command::new("ip")
-            .args(["netns", "del", name])
-            .stderr(std::process::Stdio::null())
-            .status();
-        let _ = Command::new("ip")
-            .args(["link", "del", host_if])
-            .stderr(std::process::Stdio::null())
-            .status();
+        ip_quiet(&["netns", "del", name]);
+        ip_quiet(&["link", "del", host_if]);
         ip(&["netns", "add", name]);
         ip(&[
             "link", "add", host_if, "type", "veth", "peer", "name", "eth0", "netns", name,
@@ -79,12 +94,8 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.host_if])
-            .status();
+        ip_quiet(&["netns", "del", &self.name]);
+        ip_quiet(&["link", "del", &self.host_if]);
     }
 }
 
@@ -166,28 +177,7 @@ fn get_from(c: &PrivateContainerd, id: &str, exec_id: &str, host: &str, port: u1
 fn observe(c: &PrivateContainerd, runtime: &str, id: &str, net: u8) -> Vec<(String, String)> {
     let ns = Netns::new(&format!("kata-e2e-{id}"), &format!("ke2e-{id}"), net);
     let with_ns = format!("network:{}", ns.path());
-    let script =
-        "mkdir -p /www && echo hello-from-pod > /www/index.html && exec httpd -f -p 8080 -h /www";
-    let out = c
-        .ctr(
-            &[
-                "run",
-                "-d",
-                "--runtime",
-                runtime,
-                "--with-ns",
-                &with_ns,
-                IMAGE,
-                id,
-                "sh",
-                "-c",
-                script,
-            ],
-            None,
-            180,
-        )
-        .expect("ctr run");
-    assert_eq!(out.code, Some(0), "run {id} ({runtime}): {}", out.stderr);
+    run_httpd(c, runtime, id, &["--with-ns", &with_ns]);
     let mut seen = Vec::new();
     let body = http_get(&format!("10.{net}.0.2:8080"), Duration::from_secs(60));
     seen.push((
@@ -288,10 +278,7 @@ fn task_pid(c: &PrivateContainerd, id: &str) -> u32 {
 /// What CNI does for `ctr run --cni`, by hand: a veth whose `eth0` end goes into the network
 /// namespace of the task's pid after the task exists, with an address and a default route.
 fn plumb_after_start(pid: u32, host_if: &str, net: u8) {
-    let _ = Command::new("ip")
-        .args(["link", "del", host_if])
-        .stderr(std::process::Stdio::null())
-        .status();
+    ip_quiet(&["link", "del", host_if]);
     let pid = pid.to_string();
     ip(&[
         "link", "add", host_if, "type", "veth", "peer", "name", "eth0", "netns", &pid,
@@ -338,47 +325,20 @@ fn run_nsenter(args: &[&str]) {
 
 fn observe_hotplug(c: &PrivateContainerd, runtime: &str, id: &str, net: u8) -> String {
     let host_if = format!("ke2e-{id}");
-    let script =
-        "mkdir -p /www && echo hello-from-pod > /www/index.html && exec httpd -f -p 8080 -h /www";
-    let out = c
-        .ctr(
-            &[
-                "run",
-                "-d",
-                "--runtime",
-                runtime,
-                IMAGE,
-                id,
-                "sh",
-                "-c",
-                script,
-            ],
-            None,
-            180,
-        )
-        .expect("ctr run");
-    assert_eq!(out.code, Some(0), "run {id} ({runtime}): {}", out.stderr);
+    run_httpd(c, runtime, id, &[]);
     plumb_after_start(task_pid(c, id), &host_if, net);
     let body = http_get(&format!("10.{net}.0.2:8080"), Duration::from_secs(60));
     c.remove(id);
     // The namespace went with the task, and the veth with it.
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
-        let gone = !Command::new("ip")
-            .args(["link", "show", &host_if])
-            .stderr(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
+        let gone = !ip_quiet(&["link", "show", &host_if]);
         if gone {
             break;
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-    let _ = Command::new("ip")
-        .args(["link", "del", &host_if])
-        .stderr(std::process::Stdio::null())
-        .status();
+    ip_quiet(&["link", "del", &host_if]);
     body.lines().last().unwrap_or("").to_string()
 }
 
