@@ -211,7 +211,7 @@ fn render(map: &Map<String, Value>) -> String {
 
 /// `text` with every control character (newlines included) written as an escape, so that a
 /// record from the guest stays one line of the host's log.
-fn escape_controls(text: &str) -> String {
+pub(crate) fn escape_controls(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if c.is_control() {

@@ -458,22 +458,8 @@ fn tail_lines(text: &[u8], lines: usize, max_bytes: usize) -> String {
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect();
-    escape_controls(&kept[kept.len().saturating_sub(lines)..].join(" | "))
-}
-
-/// Control characters (the firmware's terminal resets, colours) written as escapes: the tail goes
-/// into an error a user's terminal prints.
-fn escape_controls(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            let escaped: Vec<char> = if c.is_control() {
-                c.escape_default().collect()
-            } else {
-                vec![c]
-            };
-            escaped
-        })
-        .collect()
+    // Escaped: the tail goes into an error a user's terminal prints (firmware resets, colours).
+    super::agent_log::escape_controls(&kept[kept.len().saturating_sub(lines)..].join(" | "))
 }
 
 /// A running QEMU with its daemons.
