@@ -47,6 +47,19 @@ pub enum ConfigError {
         reason: String,
     },
 
+    /// A key asks for something kata-rs cannot do (see `docs/configuration.md`).
+    #[error("{}: key `{key}` = {value:?} is not supported by kata-rs: {reason}", .file.display())]
+    Unsupported {
+        /// The file that set the key (main file or drop-in).
+        file: PathBuf,
+        /// The dotted key, e.g. `hypervisor.qemu.confidential_guest`.
+        key: String,
+        /// The value as found in the file (strings unquoted).
+        value: String,
+        /// What kata-rs cannot do.
+        reason: String,
+    },
+
     /// A key names a path that does not exist or cannot be resolved.
     #[error("{}: key `{key}` names path {value:?} which cannot be resolved", .file.display())]
     BadPath {

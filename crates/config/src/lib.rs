@@ -24,6 +24,7 @@ pub mod annotations;
 pub mod defaults;
 pub mod error;
 pub mod factory;
+pub mod fates;
 pub mod host;
 pub mod hypervisor;
 pub mod kernel_params;
@@ -40,6 +41,7 @@ pub use agent::AgentConfig;
 pub use annotations::apply as apply_annotations;
 pub use error::{AnnotationError, ConfigError};
 pub use factory::FactoryConfig;
+pub use fates::{Fate, IneffectiveKey, KeyFate};
 pub use host::HostFacts;
 pub use hypervisor::{BlockDeviceDriver, HypervisorConfig, SharedFs};
 pub use kernel_params::{KernelParam, KernelParams, KernelParamsError};
@@ -68,8 +70,12 @@ pub struct LoadedConfig {
     pub source: PathBuf,
     /// The drop-in files applied, in the order applied.
     pub drop_ins: Vec<PathBuf>,
-    /// Non-fatal findings: unknown keys, dropped sections, an image larger than memory...
+    /// Non-fatal findings: unknown keys, dropped sections, keys with no effect, an image
+    /// larger than memory...
     pub warnings: Vec<String>,
+    /// Every key set in the file(s) that has no effect in kata-rs (`kata-env` shows them).
+    #[serde(default)]
+    pub ineffective: Vec<IneffectiveKey>,
 }
 
 impl Config {

@@ -148,6 +148,8 @@ fn finish(
     mut warnings: Vec<String>,
     host: &HostFacts,
 ) -> Result<LoadedConfig, ConfigError> {
+    let fates = crate::fates::check(&merged, &origins)?;
+    warnings.extend(fates.warnings);
     let raw =
         RawConfig::deserialize(toml::Value::Table(merged)).map_err(|e| ConfigError::Parse {
             path: source.clone(),
@@ -160,6 +162,7 @@ fn finish(
         source,
         drop_ins,
         warnings,
+        ineffective: fates.ineffective,
     })
 }
 

@@ -4,9 +4,11 @@
 //!
 //! The key set is the union of Kata 2.x's `configuration-qemu.toml` and the keys the Go
 //! parser (`config.go`) reads at HEAD, so every Kata 2.x QEMU file loads unchanged. Keys we
-//! do not act on are still parsed (type-checked) and carried into the resolved config.
+//! do not act on are still parsed (type-checked) and carried into the resolved config; what
+//! each key does is in `fates/registry.rs` (`Serialize` lets a test check that every field
+//! has an entry there).
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 
 /// The whole file (`tomlConfig`).
@@ -32,7 +34,7 @@ pub struct RawConfig {
 }
 
 /// `[hypervisor.qemu]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct RawHypervisor {
     pub path: String,
@@ -148,7 +150,7 @@ pub struct RawHypervisor {
 }
 
 /// One entry of `guest_extension_images`.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct RawGuestExtensionImage {
     pub name: String,
@@ -157,7 +159,7 @@ pub struct RawGuestExtensionImage {
 }
 
 /// `[agent.kata]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct RawAgent {
     pub enable_debug: bool,
@@ -174,7 +176,7 @@ pub struct RawAgent {
 }
 
 /// `[runtime]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct RawRuntime {
     pub enable_debug: bool,
@@ -203,7 +205,7 @@ pub struct RawRuntime {
 }
 
 /// `[factory]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct RawFactory {
     pub enable_template: bool,
@@ -213,7 +215,7 @@ pub struct RawFactory {
 }
 
 /// `[image]` (2.5-3.x placeholder table).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct RawImage {
     pub service_offload: bool,

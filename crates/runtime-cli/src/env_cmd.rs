@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use kata_config::IneffectiveKey;
 use kata_hostinfo::HostInfo;
 use serde::Serialize;
 
@@ -14,6 +15,9 @@ pub struct ConfigReport<'a> {
     pub drop_ins: &'a [PathBuf],
     pub warnings: &'a [String],
     pub unknown_keys: &'a [String],
+    /// Keys set in the file(s) that are accepted but have no effect in kata-rs
+    /// (`docs/configuration.md` lists every key's fate).
+    pub no_effect: &'a [IneffectiveKey],
     pub values: &'a serde_json::Value,
 }
 
@@ -46,6 +50,7 @@ impl<'a> EnvReport<'a> {
                 drop_ins: &loaded.drop_ins,
                 warnings: &loaded.warnings,
                 unknown_keys: &loaded.unknown_keys,
+                no_effect: &loaded.ineffective,
                 values: &loaded.values,
             },
             host,
@@ -72,6 +77,7 @@ impl<'a> EnvReport<'a> {
             out.push(format!("  unknown_key = {k}"));
         }
         flatten("  ", &mut String::new(), self.config.values, &mut out);
+        no_effect_lines(self.config.no_effect, self.config.path, &mut out);
         let h = self.host;
         out.push("[host]".to_owned());
         out.push(format!("  cpus = {}", h.cpu_count));
@@ -104,6 +110,28 @@ impl<'a> EnvReport<'a> {
     }
 }
 
+/// `[config.no_effect]`: one line per key set in the file(s) that has no effect in kata-rs, with
+/// the reason (`# accepted, has no effect in kata-rs: ...`), as the load warnings say.
+fn no_effect_lines(keys: &[IneffectiveKey], main: &std::path::Path, out: &mut Vec<String>) {
+    if keys.is_empty() {
+        return;
+    }
+    out.push("[config.no_effect]".to_owned());
+    for k in keys {
+        let mut line = format!(
+            "  {} = {}  # accepted, has no effect in kata-rs: {}",
+            k.key, k.value, k.why
+        );
+        if k.inert {
+            line.push_str(" (the value is what kata-rs does anyway)");
+        }
+        if k.file != main {
+            line.push_str(&format!(" (set in {})", k.file.display()));
+        }
+        out.push(line);
+    }
+}
+
 /// Renders nested JSON objects as `a.b.c = value` lines.
 fn flatten(indent: &str, prefix: &mut String, value: &serde_json::Value, out: &mut Vec<String>) {
     match value {
@@ -125,6 +153,41 @@ fn flatten(indent: &str, prefix: &mut String, value: &serde_json::Value, out: &m
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_effect_keys_are_listed_with_their_reason_and_file() {
+        let keys = vec![
+            IneffectiveKey {
+                key: "hypervisor.qemu.enable_iommu".into(),
+                value: "true".into(),
+                file: "/etc/k.toml".into(),
+                why: "no vIOMMU".into(),
+                inert: false,
+            },
+            IneffectiveKey {
+                key: "hypervisor.qemu.msize_9p".into(),
+                value: "8192".into(),
+                file: "/etc/config.d/10.toml".into(),
+                why: "virtio-9p is not used".into(),
+                inert: true,
+            },
+        ];
+        let mut out = Vec::new();
+        no_effect_lines(&keys, std::path::Path::new("/etc/k.toml"), &mut out);
+        assert_eq!(
+            out,
+            vec![
+                "[config.no_effect]".to_string(),
+                "  hypervisor.qemu.enable_iommu = true  # accepted, has no effect in kata-rs: no vIOMMU"
+                    .to_string(),
+                "  hypervisor.qemu.msize_9p = 8192  # accepted, has no effect in kata-rs: virtio-9p is not used (the value is what kata-rs does anyway) (set in /etc/config.d/10.toml)"
+                    .to_string(),
+            ]
+        );
+        let mut none = Vec::new();
+        no_effect_lines(&[], std::path::Path::new("/etc/k.toml"), &mut none);
+        assert!(none.is_empty());
+    }
 
     #[test]
     fn flattens_nested_tables() {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use kata_config::{Config, HostFacts, LoadedConfig};
+use kata_config::{Config, HostFacts, IneffectiveKey, LoadedConfig};
 use kata_hostinfo::Host;
 
 /// Version of the configuration schema `kata-env` reports; bump when `kata_config::Config`
@@ -36,6 +36,8 @@ pub struct Loaded {
     pub unknown_keys: Vec<String>,
     /// The resolved configuration as JSON.
     pub values: serde_json::Value,
+    /// Keys set in the file(s) that have no effect in kata-rs.
+    pub ineffective: Vec<IneffectiveKey>,
 }
 
 /// The configuration lookup paths, in priority order.
@@ -78,6 +80,7 @@ pub fn load(explicit: Option<&Path>, host: &Host) -> anyhow::Result<Loaded> {
         source,
         drop_ins,
         warnings,
+        ineffective,
     } = Config::load(explicit, &host_facts(host)).context("cannot load the configuration")?;
     let values = serde_json::to_value(&config).context("cannot serialize the configuration")?;
     Ok(Loaded {
@@ -87,6 +90,7 @@ pub fn load(explicit: Option<&Path>, host: &Host) -> anyhow::Result<Loaded> {
         unknown_keys: unknown_keys(&warnings),
         warnings,
         values,
+        ineffective,
     })
 }
 

@@ -1,0 +1,182 @@
+//! The fate of every key of `configuration.toml`: one line per key.
+//!
+//! Key set: Kata 2.x `configuration-qemu.toml` plus every key Kata's `config.go` reads
+//! (`src/runtime/pkg/katautils/config.go`); defaults from `configuration-qemu.toml.in` and
+//! `config-settings.go.in`.
+//!
+//! To make a key act, change its line from `no(..)` to `acts(..)` and say where it acts
+//! (and which test shows it), then regenerate the table:
+//! `KATA_BLESS=1 cargo test -p kata-config --test fates`.
+//!
+//! `no(..).inert("v")`: the key has no effect, but `v` is what kata-rs does anyway, so a
+//! file setting `v` is not warned about (a key's zero value, as absent, never is).
+//! `.refuse(Refuse::.., "why")`: those values fail the load.
+
+use super::{acts, no, KeyFate, Refuse};
+
+const HV: &str = "hypervisor.qemu";
+const AG: &str = "agent.kata";
+const RT: &str = "runtime";
+const FA: &str = "factory";
+const IM: &str = "image";
+
+/// Every key, in file order of sections.
+#[rustfmt::skip]
+pub static KEYS: &[KeyFate] = &[
+    // ---- [hypervisor.qemu]: assets and machine
+    acts(HV, "path", "/usr/bin/qemu-system-x86_64", "the QEMU binary launched (sandbox vm_spec.rs)"),
+    no(HV, "jailer_path", "", "a Firecracker jailer; kata-rs runs QEMU only"),
+    acts(HV, "kernel", "/usr/share/kata-containers/vmlinux.container", "QEMU -kernel (sandbox vm_spec.rs)"),
+    acts(HV, "initrd", "", "QEMU -initrd (sandbox vm_spec.rs)"),
+    acts(HV, "image", "/usr/share/kata-containers/kata-containers.img", "first virtio-blk disk, systemd kernel parameters (sandbox vm_spec.rs, qemu cmdline/block.rs)"),
+    no(HV, "firmware", "", "QEMU boots its default BIOS; no firmware option is passed"),
+    no(HV, "firmware_volume", "", "QEMU boots its default BIOS; no firmware volume is passed"),
+    no(HV, "machine_accelerators", "", "no accelerator options are passed to -machine"),
+    no(HV, "cpu_features", "pmu=off", "no -cpu feature list is passed"),
+    acts(HV, "kernel_params", "", "guest kernel command line, winning over built-in parameters (sandbox vm_spec.rs)"),
+    no(HV, "kernel_verity_params", "", "no dm-verity root").refuse(Refuse::NonEmpty, "kata-rs cannot verify the guest image with dm-verity"),
+    acts(HV, "machine_type", "q35", "QEMU -machine (sandbox vm_spec.rs)"),
+    no(HV, "rootfs_type", "ext4", "the guest mounts the image's root as the kernel finds it").inert("ext4"),
+    acts(HV, "rootless", "false", "QEMU and its daemons run as an unprivileged user (sandbox launcher.rs, rootless.rs)"),
+    acts(HV, "seccompsandbox", "", "QEMU -sandbox (sandbox vm_spec.rs, qemu cmdline/sandbox.rs)"),
+    no(HV, "pflashes", "[]", "no -pflash images are passed"),
+    // ---- CPU and memory
+    acts(HV, "default_vcpus", "1", "QEMU -smp at boot (sandbox resources.rs)"),
+    no(HV, "default_maxvcpus", "0", "the VM boots with max vCPUs = default_vcpus; no vCPU hotplug ceiling"),
+    acts(HV, "default_memory", "2048", "QEMU -m at boot (sandbox resources.rs)"),
+    no(HV, "memory_slots", "10", "the VM boots without memory hotplug slots"),
+    no(HV, "default_maxmemory", "0", "the VM boots with max memory = default_memory; no memory hotplug ceiling"),
+    no(HV, "memory_offset", "0", "no NVDIMM devices are used"),
+    no(HV, "enable_virtio_mem", "false", "no virtio-mem device"),
+    no(HV, "enable_mem_prealloc", "false", "guest memory is not preallocated"),
+    no(HV, "reclaim_guest_freed_memory", "false", "no virtio-balloon device"),
+    no(HV, "enable_hugepages", "false", "guest memory is not hugepage-backed"),
+    no(HV, "enable_swap", "false", "Kata 1.x key; guest memory is never mlocked"),
+    no(HV, "file_mem_backend", "", "guest memory is a shared memfd, not a file under this directory"),
+    no(HV, "enable_numa", "false", "no guest NUMA topology"),
+    no(HV, "numa_mapping", "[]", "no guest NUMA topology"),
+    no(HV, "enable_guest_swap", "false", "no guest swap device"),
+    // ---- devices
+    no(HV, "default_bridges", "1", "no PCI bridges are created"),
+    no(HV, "block_device_driver", "virtio-scsi", "container block devices are not hotplugged; only the image disk, as virtio-blk"),
+    no(HV, "block_device_aio", "io_uring", "container block devices are not hotplugged"),
+    no(HV, "block_device_cache_set", "false", "container block devices are not hotplugged"),
+    no(HV, "block_device_cache_direct", "false", "container block devices are not hotplugged"),
+    no(HV, "block_device_cache_noflush", "false", "container block devices are not hotplugged"),
+    no(HV, "block_device_logical_sector_size", "0", "container block devices are not hotplugged"),
+    no(HV, "block_device_physical_sector_size", "0", "container block devices are not hotplugged"),
+    no(HV, "disable_block_device_use", "true", "container root file systems always go through the shared file system").inert("true"),
+    no(HV, "enable_iothreads", "false", "no iothreads are created"),
+    no(HV, "indep_iothreads", "0", "no iothreads are created"),
+    no(HV, "disable_image_nvdimm", "false", "the image is always a virtio-blk disk, never NVDIMM").inert("true"),
+    no(HV, "enable_vhost_user_store", "false", "no vhost-user block devices"),
+    no(HV, "vhost_user_store_path", "/var/run/kata-containers/vhost-user", "no vhost-user block devices").inert("/var/run/kata-containers/vhost-user"),
+    no(HV, "vhost_user_reconnect_timeout_sec", "0", "no vhost-user block devices"),
+    no(HV, "enable_iommu", "false", "no vIOMMU"),
+    no(HV, "enable_iommu_platform", "false", "devices get no iommu_platform option"),
+    no(HV, "hotplug_vfio_on_root_bus", "false", "no VFIO devices"),
+    no(HV, "hot_plug_vfio", "no-port", "no VFIO devices").inert("no-port"),
+    no(HV, "cold_plug_vfio", "no-port", "no VFIO devices").inert("no-port"),
+    no(HV, "pcie_root_port", "0", "no pcie-root-ports are created"),
+    no(HV, "pcie_switch_port", "0", "no PCIe switch ports are created"),
+    no(HV, "disable_vhost_net", "false", "network devices never use vhost-net").inert("true"),
+    no(HV, "use_legacy_serial", "false", "the console is always virtio-console"),
+    no(HV, "entropy_source", "/dev/urandom", "no virtio-rng device"),
+    no(HV, "rx_rate_limiter_max_rate", "0", "no inbound rate limit"),
+    no(HV, "tx_rate_limiter_max_rate", "0", "no outbound rate limit"),
+    no(HV, "disk_rate_limiter_bw_max_rate", "0", "Cloud Hypervisor and Firecracker only"),
+    no(HV, "disk_rate_limiter_bw_one_time_burst", "0", "Cloud Hypervisor and Firecracker only"),
+    no(HV, "disk_rate_limiter_ops_max_rate", "0", "Cloud Hypervisor and Firecracker only"),
+    no(HV, "disk_rate_limiter_ops_one_time_burst", "0", "Cloud Hypervisor and Firecracker only"),
+    no(HV, "net_rate_limiter_bw_max_rate", "0", "Cloud Hypervisor and Firecracker only"),
+    no(HV, "net_rate_limiter_bw_one_time_burst", "0", "Cloud Hypervisor and Firecracker only"),
+    no(HV, "net_rate_limiter_ops_max_rate", "0", "Cloud Hypervisor and Firecracker only"),
+    no(HV, "net_rate_limiter_ops_one_time_burst", "0", "Cloud Hypervisor and Firecracker only"),
+    no(HV, "use_vsock", "true", "Kata 1.x key; the agent channel is always (hybrid) vsock").inert("true"),
+    // ---- shared file system
+    no(HV, "shared_fs", "virtio-fs", "the shared file system is always virtio-fs").inert("virtio-fs").refuse(Refuse::Strings(&["virtio-fs-nydus"]), "kata-rs has no nydusd"),
+    acts(HV, "virtio_fs_daemon", "/usr/libexec/virtiofsd", "the virtiofsd binary started (sandbox launcher.rs)"),
+    no(HV, "virtio_fs_cache", "auto", "virtiofsd always runs with --cache=auto").inert("auto"),
+    no(HV, "virtio_fs_cache_size", "0", "no DAX window"),
+    no(HV, "virtio_fs_queue_size", "1024", "the queue size is always 1024").inert("1024"),
+    acts(HV, "virtio_fs_extra_args", "[\"--thread-pool-size=1\", \"--announce-submounts\"]", "extra virtiofsd arguments (sandbox launcher.rs, vm-daemons virtiofs.rs)"),
+    no(HV, "msize_9p", "8192", "virtio-9p is not used").inert("8192"),
+    // ---- annotation policy
+    acts(HV, "enable_annotations", "[\"enable_iommu\"]", "which io.katacontainers.config.* annotations a pod may set (config annotations/)"),
+    acts(HV, "valid_hypervisor_paths", "[\"/usr/bin/qemu-system-x86_64\"]", "allow-list of the path annotation (config annotations/)"),
+    acts(HV, "valid_jailer_paths", "[]", "allow-list of the jailer_path annotation (config annotations/)"),
+    acts(HV, "valid_virtio_fs_daemon_paths", "[\"/usr/libexec/virtiofsd\"]", "allow-list of the virtio_fs_daemon annotation (config annotations/)"),
+    acts(HV, "valid_vhost_user_store_paths", "[\"/var/run/kata-containers/vhost-user\"]", "allow-list of the vhost_user_store_path annotation (config annotations/)"),
+    acts(HV, "valid_file_mem_backends", "[]", "allow-list of the file_mem_backend annotation (config annotations/)"),
+    acts(HV, "valid_entropy_sources", "[\"/dev/urandom\", \"/dev/random\", \"\"]", "allow-list of the entropy_source annotation (config annotations/)"),
+    acts(HV, "valid_kernel_paths", "(kata-rs only)", "allow-list of the kernel annotation (config annotations/)"),
+    acts(HV, "valid_image_paths", "(kata-rs only)", "allow-list of the image annotation (config annotations/)"),
+    acts(HV, "valid_initrd_paths", "(kata-rs only)", "allow-list of the initrd annotation (config annotations/)"),
+    acts(HV, "valid_firmware_paths", "(kata-rs only)", "allow-list of the firmware annotations (config annotations/)"),
+    // ---- debug
+    acts(HV, "enable_debug", "false", "guest kernel logs to the console (no quiet) (sandbox vm_spec.rs)"),
+    no(HV, "disable_nesting_checks", "false", "kata-rs makes no nesting adjustments"),
+    no(HV, "extra_monitor_socket", "", "no extra monitor socket"),
+    no(HV, "guest_hook_path", "", "the agent is sent no hook path"),
+    no(HV, "guest_memory_dump_path", "", "guest memory is not dumped on a guest panic"),
+    no(HV, "guest_memory_dump_paging", "false", "guest memory is not dumped on a guest panic"),
+    no(HV, "hypervisor_loglevel", "1", "Cloud Hypervisor and Firecracker only"),
+    no(HV, "disable_selinux", "false", "QEMU is never SELinux-labelled").inert("true"),
+    no(HV, "disable_guest_selinux", "true", "the guest never applies SELinux").inert("true"),
+    no(HV, "disable_seccomp", "false", "Cloud Hypervisor and Firecracker only (QEMU's filter is seccompsandbox)"),
+    // ---- confidential guests
+    no(HV, "confidential_guest", "false", "no TEE").refuse(Refuse::True, "kata-rs cannot run confidential (TEE) guests"),
+    no(HV, "sev_snp_guest", "false", "no SEV-SNP").refuse(Refuse::True, "kata-rs cannot run SEV-SNP guests"),
+    no(HV, "snp_id_block", "", "no SEV-SNP"),
+    no(HV, "snp_id_auth", "", "no SEV-SNP"),
+    no(HV, "snp_guest_policy", "0", "no SEV-SNP"),
+    no(HV, "measurement_algo", "sha512", "no TEE measurement").inert("sha512"),
+    no(HV, "tdx_quote_generation_service_socket_port", "0", "no TDX"),
+    no(HV, "remote_hypervisor_socket", "/run/peerpod/hypervisor.sock", "the remote hypervisor only").inert("/run/peerpod/hypervisor.sock"),
+    no(HV, "remote_hypervisor_timeout", "600", "the remote hypervisor only").inert("600"),
+    no(HV, "guest_extension_images", "[]", "no guest extension images are attached"),
+    // ---- [agent.kata]
+    acts(AG, "enable_debug", "false", "agent.log=debug on the guest command line; the shim passes agent records at debug (sandbox vm_spec.rs, shim logging.rs)"),
+    no(AG, "enable_tracing", "false", "the agent exports no spans"),
+    no(AG, "trace_mode", "", "Kata 2.0 key; the agent exports no spans"),
+    no(AG, "trace_type", "", "Kata 2.0 key; the agent exports no spans"),
+    no(AG, "kernel_modules", "[]", "sent in CreateSandbox, but the agent does not load them"),
+    acts(AG, "debug_console_enabled", "false", "agent.debug_console on the guest command line (sandbox vm_spec.rs)"),
+    acts(AG, "dial_timeout", "45", "how long the shim waits for the agent, at least 30 s (sandbox launcher.rs)"),
+    no(AG, "cdh_api_timeout", "50", "no Confidential Data Hub").inert("50"),
+    no(AG, "launch_process_timeout", "0", "not passed to the agent"),
+    no(AG, "visible_cdi_devices", "false", "no CDI devices"),
+    no(AG, "container_pipe_size", "0", "not passed to the agent"),
+    // ---- [runtime]
+    acts(RT, "enable_debug", "false", "the shim logs at debug (shim logging.rs)"),
+    acts(RT, "enable_tracing", "false", "image boots keep the guest's tracing units (config kernel_params.rs); the shim exports no spans"),
+    no(RT, "jaeger_endpoint", "http://localhost:14268/api/traces", "the shim exports no spans").inert("http://localhost:14268/api/traces"),
+    no(RT, "jaeger_user", "", "the shim exports no spans"),
+    no(RT, "jaeger_password", "", "the shim exports no spans"),
+    no(RT, "disable_new_netns", "false", "the shim never creates a network namespace"),
+    acts(RT, "disable_guest_seccomp", "true", "the container's seccomp profile is (not) applied in the guest (sandbox launcher.rs)"),
+    acts(RT, "internetworking_model", "tcfilter", "how the VM is wired to the pod network (sandbox launcher.rs)"),
+    no(RT, "sandbox_cgroup_only", "false", "QEMU joins the pod cgroup whatever the value"),
+    no(RT, "static_sandbox_resource_mgmt", "false", "the VM is never resized"),
+    no(RT, "sandbox_bind_mounts", "[]", "nothing is bind-mounted into the shared directory"),
+    no(RT, "enable_vcpus_pinning", "false", "vCPU threads are not pinned"),
+    no(RT, "guest_selinux_label", "", "the guest never applies SELinux"),
+    no(RT, "vfio_mode", "guest-kernel", "no VFIO devices").inert("guest-kernel"),
+    no(RT, "disable_guest_empty_dir", "true", "emptyDirs are handled like any other mount"),
+    no(RT, "emptydir_mode", "shared-fs", "emptyDirs are handled like any other mount").inert("shared-fs").refuse(Refuse::Strings(&["block-encrypted"]), "kata-rs cannot encrypt emptyDirs"),
+    no(RT, "experimental", "[]", "no experimental feature exists").refuse(Refuse::NonEmpty, "unsupported experimental feature"),
+    no(RT, "enable_pprof", "false", "the shim has no pprof endpoint"),
+    acts(RT, "create_container_timeout", "60", "deadline of the agent's CreateContainer (sandbox launcher.rs)"),
+    no(RT, "dan_conf", "/run/kata-containers/dans", "no Directly Attachable Network").inert("/run/kata-containers/dans"),
+    no(RT, "kubelet_root_dir", "/var/lib/kubelet", "ConfigMap/Secret mounts are not recognised").inert("/var/lib/kubelet"),
+    no(RT, "pod_resource_api_sock", "", "no VFIO cold-plug"),
+    no(RT, "experimental_force_guest_pull", "false", "images are pulled on the host").refuse(Refuse::True, "kata-rs cannot pull images in the guest"),
+    // ---- [factory]
+    no(FA, "enable_template", "false", "VMs are always booted, never cloned from a template"),
+    no(FA, "template_path", "/run/vc/vm/template", "no VM templating").inert("/run/vc/vm/template"),
+    no(FA, "vm_cache_number", "0", "no VM cache"),
+    no(FA, "vm_cache_endpoint", "/var/run/kata-containers/cache.sock", "no VM cache").inert("/var/run/kata-containers/cache.sock"),
+    // ---- [image] (Kata 2.5-3.x placeholder, never implemented by Kata either)
+    no(IM, "service_offload", "false", "images are pulled on the host"),
+    no(IM, "provision", "", "no key provisioning"),
+];
