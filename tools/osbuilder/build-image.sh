@@ -6,6 +6,9 @@
 #   AGENT_BIN        the static kata-agent (default: target/x86_64-unknown-linux-gnu/release/kata-agent)
 #   OUT_DIR          where the image goes (default: build/image)
 #   CACHE_DIR        downloaded and unpacked kernel packages (default: build/cache)
+#   GUEST_KERNEL     debian (default): a Debian kernel package (KERNEL_FLAVOUR, KERNEL_PKG) with its modules;
+#                    built: the kernel of kernel/build-kernel.sh (run here; cached), every driver built in
+#   KERNEL_DIR       where build-kernel.sh puts the built kernel (default: build/kernel)
 #   KERNEL_FLAVOUR   cloud (default, linux-image-cloud-amd64) or generic (linux-image-amd64, has 9p)
 #   KERNEL_PKG       an exact package, e.g. linux-image-6.1.0-56-cloud-amd64 (default: the flavour's dependency)
 #   EXTRA_MODULES    more module names to load, space separated (dependencies are added)
@@ -19,6 +22,8 @@ AGENT_BIN=${AGENT_BIN:-$ROOT/target/x86_64-unknown-linux-gnu/release/kata-agent}
 OUT_DIR=${OUT_DIR:-$ROOT/build/image}
 CACHE_DIR=${CACHE_DIR:-$ROOT/build/cache}
 KERNEL_FLAVOUR=${KERNEL_FLAVOUR:-cloud}
+GUEST_KERNEL=${GUEST_KERNEL:-debian}
+KERNEL_DIR=${KERNEL_DIR:-$ROOT/build/kernel}
 DEBUG_CONSOLE=${DEBUG_CONSOLE:-1}
 
 # Modules the agent loads, in this order (each one's dependencies are put before it). A trailing `?` marks a
@@ -51,6 +56,10 @@ size() { du -h "$1" | cut -f1; }
 
 need apt-get apt-cache dpkg-deb lz4 cpio gzip zstd depmod
 
+case "$GUEST_KERNEL" in
+    debian | built) ;;
+    *) die "GUEST_KERNEL=$GUEST_KERNEL is not one of: debian, built" ;;
+esac
 case "$KERNEL_FLAVOUR" in
     cloud) META_PKG=linux-image-cloud-amd64 WANTED=("${COMMON_MODULES[@]}") ;;
     generic) META_PKG=linux-image-amd64 WANTED=("${COMMON_MODULES[@]}" "${GENERIC_MODULES[@]}") ;;
@@ -70,123 +79,140 @@ fi
 mkdir -p "$CACHE_DIR/$KERNEL_FLAVOUR" "$OUT_DIR"
 CACHE_DIR=$(cd "$CACHE_DIR/$KERNEL_FLAVOUR" && pwd)
 
-# --- 1. the kernel package: resolve, download once, unpack once --------------------------------------
-resolve_kernel_pkg() {
-    apt-cache depends --important "$META_PKG" 2>/dev/null |
-        sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -n 1
-}
-if [ -z "${KERNEL_PKG:-}" ]; then
-    KERNEL_PKG=$(resolve_kernel_pkg)
-    if [ -z "$KERNEL_PKG" ]; then
-        apt-get update -qq >/dev/null 2>&1 || true
+if [ "$GUEST_KERNEL" = built ]; then
+    # --- 1-3. the kernel of kernel/build-kernel.sh (cached after the first build): drivers built in -------
+    [ -z "${EXTRA_MODULES:-}" ] || die "EXTRA_MODULES: the built kernel has no modules (add the option to kernel/guest.conf)"
+    OUT_DIR=$KERNEL_DIR "$ROOT/tools/osbuilder/kernel/build-kernel.sh" || die "building the guest kernel failed"
+    KVER=$(cat "$KERNEL_DIR/kernel-version")
+    KERNEL_PKG="built by kernel/build-kernel.sh, cache key $(cat "$KERNEL_DIR/build-id")"
+    VMLINUX=$KERNEL_DIR/vmlinux.container
+    VMLINUZ=$KERNEL_DIR/vmlinuz.container
+    KCONFIG=$KERNEL_DIR/config
+    # What the agent needs before it can be reached: built in, since nothing is loaded.
+    for opt in VIRTIO_PCI VIRTIO_VSOCKETS VIRTIO_CONSOLE VIRTIO_FS OVERLAY_FS VIRTIO_NET VIRTIO_BLK; do
+        grep -q "^CONFIG_$opt=y" "$KCONFIG" || die "$KCONFIG: CONFIG_$opt is not built in"
+    done
+    ORDER=()
+    MOD_TREE=
+else
+    # --- 1. the kernel package: resolve, download once, unpack once --------------------------------------
+    resolve_kernel_pkg() {
+        apt-cache depends --important "$META_PKG" 2>/dev/null |
+            sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -n 1
+    }
+    if [ -z "${KERNEL_PKG:-}" ]; then
         KERNEL_PKG=$(resolve_kernel_pkg)
+        if [ -z "$KERNEL_PKG" ]; then
+            apt-get update -qq >/dev/null 2>&1 || true
+            KERNEL_PKG=$(resolve_kernel_pkg)
+        fi
+        if [ -z "$KERNEL_PKG" ]; then
+            # Offline: fall back to the newest package already unpacked in the cache.
+            KERNEL_PKG=$(find "$CACHE_DIR" -maxdepth 1 -name 'linux-image-*' -type d -printf '%f\n' | sort -V | tail -n 1)
+            [ -n "$KERNEL_PKG" ] || die "cannot resolve $META_PKG with apt-cache and nothing is cached in $CACHE_DIR"
+            log "apt-cache failed, using cached $KERNEL_PKG"
+        fi
     fi
-    if [ -z "$KERNEL_PKG" ]; then
-        # Offline: fall back to the newest package already unpacked in the cache.
-        KERNEL_PKG=$(find "$CACHE_DIR" -maxdepth 1 -name 'linux-image-*' -type d -printf '%f\n' | sort -V | tail -n 1)
-        [ -n "$KERNEL_PKG" ] || die "cannot resolve $META_PKG with apt-cache and nothing is cached in $CACHE_DIR"
-        log "apt-cache failed, using cached $KERNEL_PKG"
-    fi
-fi
-KVER=${KERNEL_PKG#linux-image-}
-PKG_DIR=$CACHE_DIR/$KERNEL_PKG
-MOD_TREE=$PKG_DIR/lib/modules/$KVER
+    KVER=${KERNEL_PKG#linux-image-}
+    PKG_DIR=$CACHE_DIR/$KERNEL_PKG
+    MOD_TREE=$PKG_DIR/lib/modules/$KVER
 
-if [ ! -f "$PKG_DIR/.unpacked" ]; then
-    deb=$(find "$CACHE_DIR" -maxdepth 1 -name "${KERNEL_PKG}_*.deb" | sort -V | tail -n 1)
-    if [ -z "$deb" ]; then
-        log "downloading $KERNEL_PKG"
-        (cd "$CACHE_DIR" && apt-get download -qq -o APT::Sandbox::User=root "$KERNEL_PKG" >/dev/null 2>&1) ||
-            die "apt-get download $KERNEL_PKG failed (is a Debian mirror reachable? try apt-get update)"
+    if [ ! -f "$PKG_DIR/.unpacked" ]; then
         deb=$(find "$CACHE_DIR" -maxdepth 1 -name "${KERNEL_PKG}_*.deb" | sort -V | tail -n 1)
-        [ -n "$deb" ] || die "apt-get download did not leave ${KERNEL_PKG}_*.deb in $CACHE_DIR"
+        if [ -z "$deb" ]; then
+            log "downloading $KERNEL_PKG"
+            (cd "$CACHE_DIR" && apt-get download -qq -o APT::Sandbox::User=root "$KERNEL_PKG" >/dev/null 2>&1) ||
+                die "apt-get download $KERNEL_PKG failed (is a Debian mirror reachable? try apt-get update)"
+            deb=$(find "$CACHE_DIR" -maxdepth 1 -name "${KERNEL_PKG}_*.deb" | sort -V | tail -n 1)
+            [ -n "$deb" ] || die "apt-get download did not leave ${KERNEL_PKG}_*.deb in $CACHE_DIR"
+        fi
+        log "unpacking $(basename "$deb")"
+        rm -rf "$PKG_DIR"
+        dpkg-deb -x "$deb" "$PKG_DIR" || die "dpkg-deb -x $deb failed"
+        [ -d "$MOD_TREE" ] || die "$deb has no lib/modules/$KVER"
+        # The package ships no modules.dep (the host's depmod makes it at install time): make it here.
+        depmod -b "$PKG_DIR" "$KVER" || die "depmod -b $PKG_DIR $KVER failed"
+        touch "$PKG_DIR/.unpacked"
     fi
-    log "unpacking $(basename "$deb")"
-    rm -rf "$PKG_DIR"
-    dpkg-deb -x "$deb" "$PKG_DIR" || die "dpkg-deb -x $deb failed"
-    [ -d "$MOD_TREE" ] || die "$deb has no lib/modules/$KVER"
-    # The package ships no modules.dep (the host's depmod makes it at install time): make it here.
-    depmod -b "$PKG_DIR" "$KVER" || die "depmod -b $PKG_DIR $KVER failed"
-    touch "$PKG_DIR/.unpacked"
-fi
-VMLINUZ=$PKG_DIR/boot/vmlinuz-$KVER
-KCONFIG=$PKG_DIR/boot/config-$KVER
-[ -f "$VMLINUZ" ] && [ -f "$KCONFIG" ] || die "$PKG_DIR lacks boot/vmlinuz-$KVER or boot/config-$KVER"
+    VMLINUZ=$PKG_DIR/boot/vmlinuz-$KVER
+    KCONFIG=$PKG_DIR/boot/config-$KVER
+    [ -f "$VMLINUZ" ] && [ -f "$KCONFIG" ] || die "$PKG_DIR lacks boot/vmlinuz-$KVER or boot/config-$KVER"
 
-# --- 2. the ELF vmlinux inside the bzImage (boots via the PVH entry, no decompression in the guest) ------
-VMLINUX=$PKG_DIR/vmlinux
-extract_vmlinux() {
-    local magic tool
-    if grep -q '^CONFIG_KERNEL_LZ4=y' "$KCONFIG"; then
-        magic='\x02\x21\x4c\x18' tool='lz4 -dc'
-    elif grep -q '^CONFIG_KERNEL_ZSTD=y' "$KCONFIG"; then
-        magic='\x28\xb5\x2f\xfd' tool='zstd -dcq'
-    elif grep -q '^CONFIG_KERNEL_XZ=y' "$KCONFIG"; then
-        magic='\xfd\x37\x7a\x58\x5a\x00' tool='xz -dcq'
-    elif grep -q '^CONFIG_KERNEL_GZIP=y' "$KCONFIG"; then
-        magic='\x1f\x8b\x08' tool='gzip -dcq'
-    else
-        die "$KCONFIG: unsupported kernel compression"
-    fi
-    local off
-    # The payload's magic can also occur by chance: try each match until one decompresses to an ELF.
-    for off in $(LC_ALL=C grep -obUaP "$magic" "$VMLINUZ" | cut -d: -f1); do
-        # Trailing bytes after the stream make the decompressor exit non-zero: judge by the output.
-        tail -c "+$((off + 1))" "$VMLINUZ" | $tool >"$VMLINUX.tmp.$$" 2>/dev/null || true
-        if [ "$(head -c 4 "$VMLINUX.tmp.$$" | od -An -tx1 | tr -d ' \n')" = "7f454c46" ]; then
-            mv "$VMLINUX.tmp.$$" "$VMLINUX"
-            return 0
+    # --- 2. the ELF vmlinux inside the bzImage (boots via the PVH entry, no decompression in the guest) ------
+    VMLINUX=$PKG_DIR/vmlinux
+    extract_vmlinux() {
+        local magic tool
+        if grep -q '^CONFIG_KERNEL_LZ4=y' "$KCONFIG"; then
+            magic='\x02\x21\x4c\x18' tool='lz4 -dc'
+        elif grep -q '^CONFIG_KERNEL_ZSTD=y' "$KCONFIG"; then
+            magic='\x28\xb5\x2f\xfd' tool='zstd -dcq'
+        elif grep -q '^CONFIG_KERNEL_XZ=y' "$KCONFIG"; then
+            magic='\xfd\x37\x7a\x58\x5a\x00' tool='xz -dcq'
+        elif grep -q '^CONFIG_KERNEL_GZIP=y' "$KCONFIG"; then
+            magic='\x1f\x8b\x08' tool='gzip -dcq'
+        else
+            die "$KCONFIG: unsupported kernel compression"
+        fi
+        local off
+        # The payload's magic can also occur by chance: try each match until one decompresses to an ELF.
+        for off in $(LC_ALL=C grep -obUaP "$magic" "$VMLINUZ" | cut -d: -f1); do
+            # Trailing bytes after the stream make the decompressor exit non-zero: judge by the output.
+            tail -c "+$((off + 1))" "$VMLINUZ" | $tool >"$VMLINUX.tmp.$$" 2>/dev/null || true
+            if [ "$(head -c 4 "$VMLINUX.tmp.$$" | od -An -tx1 | tr -d ' \n')" = "7f454c46" ]; then
+                mv "$VMLINUX.tmp.$$" "$VMLINUX"
+                return 0
+            fi
+        done
+        rm -f "$VMLINUX.tmp.$$"
+        die "no ${tool%% *} stream in $VMLINUZ decompresses to an ELF vmlinux"
+    }
+    [ -f "$VMLINUX" ] || extract_vmlinux
+
+    # --- 3. modules: resolve dependencies in load order ----------------------------------------------------
+    declare -A DEP_OF=() PATH_OF=() BUILTIN=() ADDED=()
+    while IFS= read -r line; do
+        path=${line%%:*}
+        name=${path##*/}
+        name=${name%%.ko*}
+        name=${name//-/_}
+        PATH_OF[$name]=$path
+        DEP_OF[$name]=${line#*:}
+    done <"$MOD_TREE/modules.dep"
+    while IFS= read -r path; do
+        name=${path##*/}
+        name=${name%%.ko*}
+        BUILTIN[${name//-/_}]=1
+    done <"$MOD_TREE/modules.builtin"
+
+    ORDER=()
+    add_module() {
+        local name=${1//-/_} depname i deps=()
+        [ -n "${ADDED[$name]:-}" ] && return 0
+        ADDED[$name]=1
+        # modules.dep lists the dependencies so that loading them last-to-first works.
+        read -r -a deps <<<"${DEP_OF[$name]:-}"
+        for ((i = ${#deps[@]} - 1; i >= 0; i--)); do
+            depname=${deps[i]##*/}
+            depname=${depname%%.ko*}
+            add_module "$depname"
+        done
+        ORDER+=("$name")
+    }
+    for want in "${WANTED[@]}"; do
+        optional=0
+        [[ "$want" == *\? ]] && optional=1 && want=${want%\?}
+        want=${want//-/_}
+        if [ -n "${PATH_OF[$want]:-}" ]; then
+            add_module "$want"
+        elif [ -n "${BUILTIN[$want]:-}" ]; then
+            :
+        elif [ "$optional" = 1 ]; then
+            log "note: module $want is not in $KVER, skipped"
+        else
+            die "module $want is neither a module nor built into $KVER"
         fi
     done
-    rm -f "$VMLINUX.tmp.$$"
-    die "no ${tool%% *} stream in $VMLINUZ decompresses to an ELF vmlinux"
-}
-[ -f "$VMLINUX" ] || extract_vmlinux
-
-# --- 3. modules: resolve dependencies in load order ----------------------------------------------------
-declare -A DEP_OF=() PATH_OF=() BUILTIN=() ADDED=()
-while IFS= read -r line; do
-    path=${line%%:*}
-    name=${path##*/}
-    name=${name%%.ko*}
-    name=${name//-/_}
-    PATH_OF[$name]=$path
-    DEP_OF[$name]=${line#*:}
-done <"$MOD_TREE/modules.dep"
-while IFS= read -r path; do
-    name=${path##*/}
-    name=${name%%.ko*}
-    BUILTIN[${name//-/_}]=1
-done <"$MOD_TREE/modules.builtin"
-
-ORDER=()
-add_module() {
-    local name=${1//-/_} depname i deps=()
-    [ -n "${ADDED[$name]:-}" ] && return 0
-    ADDED[$name]=1
-    # modules.dep lists the dependencies so that loading them last-to-first works.
-    read -r -a deps <<<"${DEP_OF[$name]:-}"
-    for ((i = ${#deps[@]} - 1; i >= 0; i--)); do
-        depname=${deps[i]##*/}
-        depname=${depname%%.ko*}
-        add_module "$depname"
-    done
-    ORDER+=("$name")
-}
-for want in "${WANTED[@]}"; do
-    optional=0
-    [[ "$want" == *\? ]] && optional=1 && want=${want%\?}
-    want=${want//-/_}
-    if [ -n "${PATH_OF[$want]:-}" ]; then
-        add_module "$want"
-    elif [ -n "${BUILTIN[$want]:-}" ]; then
-        :
-    elif [ "$optional" = 1 ]; then
-        log "note: module $want is not in $KVER, skipped"
-    else
-        die "module $want is neither a module nor built into $KVER"
-    fi
-done
+fi
 
 # --- 4. the initrd tree -------------------------------------------------------------------------------
 STAGE=$(mktemp -d "${TMPDIR:-/tmp}/kata-initrd.XXXXXX")
@@ -213,8 +239,10 @@ for name in "${ORDER[@]}"; do
     esac
     echo "/lib/modules/$KVER/${rel%.ko*}.ko" >>"$STAGE/etc/kata-modules"
 done
-cp "$MOD_TREE"/modules.{builtin,builtin.modinfo,order} "$STAGE/lib/modules/$KVER/"
-depmod -b "$STAGE" "$KVER" 2>/dev/null || log "note: depmod in the initrd failed (modprobe will not work there)"
+if [ -n "$MOD_TREE" ]; then
+    cp "$MOD_TREE"/modules.{builtin,builtin.modinfo,order} "$STAGE/lib/modules/$KVER/"
+    depmod -b "$STAGE" "$KVER" 2>/dev/null || log "note: depmod in the initrd failed (modprobe will not work there)"
+fi
 echo "$KVER" >"$STAGE/etc/kata-kernel-version"
 
 if [ "$DEBUG_CONSOLE" = 1 ]; then

@@ -31,4 +31,12 @@ pub enum HypervisorError {
     },
     #[error("vm {id} is not running")]
     NotRunning { id: String },
+    #[error("resizing the {what} of vm {id} failed")]
+    Resize {
+        id: String,
+        /// `vCPUs` or `memory`.
+        what: &'static str,
+        #[source]
+        source: BoxError,
+    },
 }

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use crate::error::HypervisorError;
 use crate::spec::VmSpec;
-use crate::vm::{HotplugDevice, Hypervisor, Vm, VmExit};
+use crate::vm::{HotplugDevice, Hypervisor, Resized, Vm, VmExit};
 
 /// What the fake VM saw.
 #[derive(Debug, Default)]
@@ -20,6 +20,9 @@ pub struct FakeState {
     pub stops: usize,
     /// When set, the next `start` fails with this message.
     pub fail_start: Option<String>,
+    /// vCPUs and memory (MiB) now, once a resize was asked for (the boot size before that).
+    pub vcpus: Option<u32>,
+    pub memory_mib: Option<u32>,
 }
 
 /// Shared handle on the fake's state.
@@ -144,6 +147,39 @@ impl Vm for FakeVm {
         }
         Ok(())
     }
+
+    /// Within the last started spec's `vcpus..=max_vcpus`, as the QEMU driver.
+    async fn resize_vcpus(&self, vcpus: u32) -> Result<Option<Resized>, HypervisorError> {
+        let mut st = lock(&self.state);
+        let Some(cpu) = st.started.last().map(|s| s.cpu.clone()) else {
+            return Ok(None);
+        };
+        let before = st.vcpus.unwrap_or(cpu.vcpus);
+        let after = vcpus.clamp(cpu.vcpus, cpu.max_vcpus.max(cpu.vcpus));
+        st.vcpus = Some(after);
+        Ok(Some(Resized { before, after }))
+    }
+
+    /// Grows in whole blocks up to the last started spec's `max_mib`; never shrinks.
+    async fn resize_memory(
+        &self,
+        mib: u32,
+        block_mib: u32,
+    ) -> Result<Option<Resized>, HypervisorError> {
+        let mut st = lock(&self.state);
+        let Some(mem) = st.started.last().map(|s| s.memory.clone()) else {
+            return Ok(None);
+        };
+        let before = st.memory_mib.unwrap_or(mem.size_mib);
+        let block = block_mib.max(1);
+        let room = mem.max_mib.saturating_sub(before) / block * block;
+        let add = (mib.saturating_sub(before).div_ceil(block) * block).min(room);
+        st.memory_mib = Some(before + add);
+        Ok(Some(Resized {
+            before,
+            after: before + add,
+        }))
+    }
 }
 
 #[cfg(test)]
@@ -165,6 +201,7 @@ mod tests {
             tap: "tap0".into(),
             mac: "02:00:00:00:00:01".into(),
             vhost: false,
+            tap_device: None,
         });
         vm.hotplug(nic).await.expect("hotplug");
         vm.unplug("eth0").await.expect("unplug");

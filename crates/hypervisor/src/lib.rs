@@ -11,7 +11,7 @@ mod vm;
 
 pub use error::{BoxError, HypervisorError};
 pub use spec::{
-    Accelerator, AgentChannel, BlockDevice, BootSpec, CpuSpec, DiskFormat, MemorySpec, NetDevice,
-    RunAs, SharedFs, VmSpec,
+    Accelerator, AgentChannel, BlockDevice, BootSpec, CpuSpec, DiskFormat, MemoryBackend,
+    MemoryKind, MemorySpec, NetDevice, RunAs, SharedFs, VmSpec,
 };
-pub use vm::{HotplugDevice, Hypervisor, Vm, VmExit};
+pub use vm::{HotplugDevice, Hypervisor, Resized, Vm, VmExit};

@@ -130,6 +130,11 @@ pub struct NetDevice {
     pub mac: String,
     /// Use vhost-net (needs /dev/vhost-net).
     pub vhost: bool,
+    /// A tap character device (a macvtap's, Kata's `macvtap` model) that QEMU is handed as an
+    /// open descriptor (`-netdev tap,fd=N`, or `getfd` when hot-plugged) instead of attaching to
+    /// the tap named [`NetDevice::tap`]; `tap` then only names the device in messages.
+    #[serde(default)]
+    pub tap_device: Option<PathBuf>,
 }
 
 /// Everything needed to boot one VM.
@@ -174,6 +179,42 @@ pub struct VmSpec {
     /// Kata); `None` keeps the caller's.
     #[serde(default)]
     pub netns: Option<PathBuf>,
+    /// Features appended to the CPU model (`-cpu MODEL,FEATURES`, Kata's `cpu_features`, e.g.
+    /// `pmu=off`); empty adds none.
+    #[serde(default)]
+    pub cpu_features: String,
+    /// Where guest RAM lives (Kata's `file_mem_backend`, `enable_hugepages`,
+    /// `enable_mem_prealloc`).
+    #[serde(default)]
+    pub memory_backend: MemoryBackend,
+    /// A virtio-balloon that takes back the pages the guest frees (free page reporting, Kata's
+    /// `reclaim_guest_freed_memory`).
+    #[serde(default)]
+    pub free_page_reporting: bool,
+    /// Queue size of the virtio-fs device (Kata's `virtio_fs_queue_size`); 0 keeps the
+    /// driver's default.
+    #[serde(default)]
+    pub virtio_fs_queue_size: u32,
+}
+
+/// The host memory guest RAM is allocated from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MemoryKind {
+    /// Anonymous memory; a shared memfd when a vhost-user device needs it.
+    #[default]
+    Anonymous,
+    /// A file in `dir` (a tmpfs or hugetlbfs mount), always shared.
+    File { dir: PathBuf },
+    /// Huge pages of the host's default size (they must be reserved on the host).
+    HugePages,
+}
+
+/// Guest RAM's backend: its kind, and whether it is allocated up front.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryBackend {
+    pub kind: MemoryKind,
+    /// Allocate (and fault in) all of guest RAM when the VM starts.
+    pub prealloc: bool,
 }
 
 /// An unprivileged identity for the hypervisor process (Kata's `rootless`).
@@ -196,7 +237,9 @@ impl VmSpec {
 
     /// Whether guest RAM must be a shared (memfd) backend.
     pub fn needs_shared_memory(&self) -> bool {
-        self.memory.force_shared || self.uses_vhost_user()
+        self.memory.force_shared
+            || self.uses_vhost_user()
+            || matches!(self.memory_backend.kind, MemoryKind::File { .. })
     }
 
     /// A minimal spec: given binary, kernel and run dir, q35, 1 vCPU, 512 MiB, no devices.
@@ -242,6 +285,10 @@ impl VmSpec {
             seccomp_sandbox: None,
             run_as: None,
             netns: None,
+            cpu_features: String::new(),
+            memory_backend: MemoryBackend::default(),
+            free_page_reporting: false,
+            virtio_fs_queue_size: 0,
         }
     }
 }
@@ -286,6 +333,17 @@ mod tests {
             tag: "t".into(),
         });
         assert!(s.needs_shared_memory());
+    }
+
+    #[test]
+    fn file_backed_memory_is_shared() {
+        let mut s = spec();
+        s.memory_backend.kind = MemoryKind::File {
+            dir: "/dev/shm".into(),
+        };
+        assert!(s.needs_shared_memory());
+        s.memory_backend.kind = MemoryKind::HugePages;
+        assert!(!s.needs_shared_memory());
     }
 
     #[test]

@@ -38,6 +38,15 @@ impl HotplugDevice {
     }
 }
 
+/// The outcome of a resize: the count (vCPUs, or MiB of memory) before and after it. `after` may
+/// fall short of the request when the VM has no more room (`maxcpus`, `maxmem`, memory slots) or
+/// the guest kept a device it was asked to release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resized {
+    pub before: u32,
+    pub after: u32,
+}
+
 /// A running VM.
 #[async_trait]
 pub trait Vm: Send + Sync {
@@ -52,6 +61,24 @@ pub trait Vm: Send + Sync {
     async fn hotplug(&self, device: HotplugDevice) -> Result<(), HypervisorError>;
     /// Removes a hot-plugged device by id.
     async fn unplug(&self, id: &str) -> Result<(), HypervisorError>;
+    /// Brings the VM to `vcpus` vCPUs, within what it booted with (at least the boot count, at
+    /// most `max_vcpus`): hot-adds vCPUs, or removes hot-added ones. `None`: the driver cannot
+    /// resize (the default).
+    async fn resize_vcpus(&self, vcpus: u32) -> Result<Option<Resized>, HypervisorError> {
+        let _ = vcpus;
+        Ok(None)
+    }
+    /// Grows guest memory towards `mib` MiB in hot-added blocks of `block_mib` (the guest's
+    /// memory block size), within `max_mib` and the free slots; memory is never taken back.
+    /// `None`: the driver cannot resize (the default).
+    async fn resize_memory(
+        &self,
+        mib: u32,
+        block_mib: u32,
+    ) -> Result<Option<Resized>, HypervisorError> {
+        let _ = (mib, block_mib);
+        Ok(None)
+    }
 }
 
 /// Something that boots VMs.

@@ -7,6 +7,7 @@
 
 mod error;
 pub mod link;
+pub mod macvtap;
 pub mod neigh;
 mod netlink;
 pub mod netns;

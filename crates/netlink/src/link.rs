@@ -233,3 +233,23 @@ pub fn delete(nl: &mut Netlink, index: u32) -> Result<()> {
     msg.header.index = index;
     nl.request("delete link", RouteNetlinkMessage::DelLink(msg), 0)
 }
+
+/// Sets the MAC address of device `index` (`aa:bb:..`).
+pub fn set_mac(nl: &mut Netlink, index: u32, mac: &str) -> Result<()> {
+    set_link(
+        nl,
+        index,
+        None,
+        vec![LinkAttribute::Address(crate::parse_mac(mac)?)],
+    )
+}
+
+/// Removes the addresses of device `index` that are in `which`.
+pub fn remove_addresses(nl: &mut Netlink, index: u32, which: &[IpNet]) -> Result<()> {
+    for old in addresses(nl, index)? {
+        if ip_of(&old).is_some_and(|a| which.contains(&a)) {
+            nl.request("delete address", RouteNetlinkMessage::DelAddress(old), 0)?;
+        }
+    }
+    Ok(())
+}

@@ -46,3 +46,47 @@ pub fn add_neighbors(neighbors: &[Neighbor]) -> Result<()> {
     }
     Ok(())
 }
+
+/// The permanent (static) neighbour entries of the calling thread's network namespace on the
+/// devices `devices` (index, name), IPv4 and IPv6: what Kata's runtime sends the agent in
+/// `AddARPNeighbors` (`virtcontainers/network_linux.go`, `generateVCNetworkStructures`).
+pub fn static_neighbors(nl: &mut Netlink, devices: &[(u32, String)]) -> Result<Vec<Neighbor>> {
+    let msgs = nl.dump(RouteNetlinkMessage::GetNeighbour(NeighbourMessage::default()))?;
+    let mut out = Vec::new();
+    for m in msgs {
+        let RouteNetlinkMessage::NewNeighbour(n) = m else {
+            continue;
+        };
+        let state = u16::from(n.header.state);
+        if state & NUD_PERMANENT == 0 {
+            continue;
+        }
+        let Some((_, device)) = devices.iter().find(|(i, _)| *i == n.header.ifindex) else {
+            continue;
+        };
+        let mut ip = None;
+        let mut lladdr = String::new();
+        for a in &n.attributes {
+            match a {
+                NeighbourAttribute::Destination(NeighbourAddress::Inet(v4)) => {
+                    ip = Some(IpAddr::V4(*v4))
+                }
+                NeighbourAttribute::Destination(NeighbourAddress::Inet6(v6)) => {
+                    ip = Some(IpAddr::V6(*v6))
+                }
+                NeighbourAttribute::LinkLayerAddress(b) => lladdr = crate::format_mac(b),
+                _ => {}
+            }
+        }
+        if let Some(ip) = ip {
+            out.push(Neighbor {
+                ip,
+                device: device.clone(),
+                lladdr,
+                state,
+                flags: n.header.flags.bits(),
+            });
+        }
+    }
+    Ok(out)
+}

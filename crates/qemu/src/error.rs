@@ -48,6 +48,12 @@ pub enum QemuError {
         #[source]
         source: QmpError,
     },
+    #[error("cannot open tap device {path} for qemu")]
+    TapDevice {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("vm {id} is not running")]
     NotRunning { id: String },
     #[error("device {id} was not deleted by the guest within {after:?}")]

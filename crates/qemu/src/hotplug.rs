@@ -96,21 +96,47 @@ impl QemuVm {
             source,
         })?;
         let qmp = self.qmp();
-        let mut netdev = props(&[
-            ("ifname", json!(nic.tap)),
-            ("script", json!("no")),
-            ("downscript", json!("no")),
-        ]);
+        let mut netdev = match &nic.tap_device {
+            // A macvtap: QEMU gets the open device (`getfd`) and the netdev names it.
+            Some(path) => {
+                let file = std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(path)
+                    .map_err(|source| QemuError::TapDevice {
+                        path: path.clone(),
+                        source,
+                    })?;
+                qmp.send_fd(&nic.id, std::os::fd::AsFd::as_fd(&file))
+                    .await
+                    .map_err(|e| self.qmp_err(e))?;
+                props(&[("fd", json!(nic.id))])
+            }
+            None => props(&[
+                ("ifname", json!(nic.tap)),
+                ("script", json!("no")),
+                ("downscript", json!("no")),
+            ]),
+        };
         if nic.vhost {
             netdev.insert("vhost".into(), json!(true));
         }
-        qmp.execute(&NetdevAdd {
-            netdev_type: "tap".into(),
-            id: nic.id.clone(),
-            props: netdev,
-        })
-        .await
-        .map_err(|e| self.qmp_err(e))?;
+        let added = qmp
+            .execute(&NetdevAdd {
+                netdev_type: "tap".into(),
+                id: nic.id.clone(),
+                props: netdev,
+            })
+            .await;
+        if let Err(e) = added {
+            if nic.tap_device.is_some() {
+                // QEMU keeps a descriptor no netdev took.
+                let _ = qmp
+                    .execute_raw("closefd", Some(json!({ "fdname": nic.id })))
+                    .await;
+            }
+            return Err(self.qmp_err(e));
+        }
         let add = DeviceAdd {
             driver: "virtio-net-pci".into(),
             id: nic.id.clone(),

@@ -77,6 +77,25 @@ fn check_files(spec: &VmSpec) -> Result<(), QemuError> {
     Ok(())
 }
 
+/// Opens the tap character devices (macvtap) the spec hands QEMU as descriptors, each with the
+/// number the command line names.
+fn open_tap_devices(spec: &VmSpec) -> Result<Vec<(std::fs::File, i32)>, QemuError> {
+    cmdline::net::inherited_taps(spec)
+        .into_iter()
+        .map(|(path, fd)| {
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(path)
+                .map_err(|source| QemuError::TapDevice {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+            Ok((file, fd))
+        })
+        .collect()
+}
+
 fn remove_socket(path: &Path) {
     match std::fs::remove_file(path) {
         Ok(()) => {}
@@ -126,6 +145,8 @@ impl QemuVm {
             Some(log) => Some(Console::prepare(&mut cmd, log).map_err(console_error(log))?),
             None => None,
         };
+        let taps = open_tap_devices(&spec)?;
+        crate::process::pass_fds(&mut cmd, taps);
         let process = Supervised::spawn(cmd).map_err(|source| QemuError::Spawn {
             binary: spec.hypervisor_path.clone(),
             source,

@@ -113,6 +113,14 @@ pub trait Agent: Send + Sync + 'static {
     async fn update_interface(&self, interface: &kata_netlink::Interface) -> AgentResult<()>;
     /// `UpdateRoutes`: the guest's routes through the named devices become `routes`.
     async fn update_routes(&self, routes: &[kata_netlink::Route]) -> AgentResult<()>;
+    /// `AddARPNeighbors`: static neighbour entries on the guest's interfaces.
+    async fn add_arp_neighbors(&self, neighbors: &[kata_netlink::Neighbor]) -> AgentResult<()> {
+        let _ = neighbors;
+        Err(AgentError::new(
+            crate::error::ErrorKind::Unimplemented,
+            "AddARPNeighbors: this agent does not take neighbours",
+        ))
+    }
     /// `GetMetrics`: the guest's and the agent's metrics in the Prometheus text format.
     async fn get_metrics(&self) -> AgentResult<String> {
         Err(AgentError::new(

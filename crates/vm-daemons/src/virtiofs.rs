@@ -21,6 +21,8 @@ pub enum CacheMode {
     #[default]
     Auto,
     Never,
+    /// Metadata cached, file data not (virtiofsd's `metadata`).
+    Metadata,
     Always,
 }
 
@@ -29,6 +31,7 @@ impl CacheMode {
         match self {
             CacheMode::Auto => "auto",
             CacheMode::Never => "never",
+            CacheMode::Metadata => "metadata",
             CacheMode::Always => "always",
         }
     }
@@ -40,7 +43,9 @@ impl std::str::FromStr for CacheMode {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "auto" => Ok(CacheMode::Auto),
+            // `none` is Kata's old name of `never`.
             "never" | "none" => Ok(CacheMode::Never),
+            "metadata" => Ok(CacheMode::Metadata),
             "always" => Ok(CacheMode::Always),
             other => Err(format!("unknown virtio-fs cache mode {other:?}")),
         }
@@ -178,6 +183,8 @@ mod tests {
     fn cache_mode_parses() {
         assert_eq!("always".parse::<CacheMode>(), Ok(CacheMode::Always));
         assert_eq!("none".parse::<CacheMode>(), Ok(CacheMode::Never));
+        assert_eq!("metadata".parse::<CacheMode>(), Ok(CacheMode::Metadata));
+        assert_eq!(CacheMode::Metadata.as_str(), "metadata");
         assert!("sometimes".parse::<CacheMode>().is_err());
     }
 

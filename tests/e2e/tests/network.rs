@@ -2,7 +2,8 @@
 //! hand, `ctr run --with-ns network:<path>`): a server in the container is reached from the host at
 //! the namespace's address, the container reaches a server on the host side, `lo` works inside;
 //! runc in the same namespace setup is the oracle. After removal the namespace holds no tap and no
-//! tc filter of the pod.
+//! tc filter of the pod. The same holds with `internetworking_model = "macvtap"`, which also gives
+//! the pod's interface its MAC and address back.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -12,6 +13,9 @@ use std::time::{Duration, Instant};
 use kata_e2e_tests::{assert_no_leftovers, PrivateContainerd, IMAGE};
 
 const TEARDOWN: Duration = Duration::from_secs(20);
+
+/// The link-layer address of the static neighbour every test namespace has.
+const STATIC_MAC: &str = "02:00:00:00:00:77";
 
 fn ip(args: &[&str]) -> String {
     let out = Command::new("ip").args(args).output().expect("ip");
@@ -45,7 +49,8 @@ fn run_httpd(c: &PrivateContainerd, runtime: &str, id: &str, flags: &[&str]) {
 }
 
 /// A network namespace `name` joined to the host by a veth: host side `host_if` with
-/// `10.<net>.0.1/24`, pod side `eth0` with `10.<net>.0.2/24` and a default route to the host.
+/// `10.<net>.0.1/24`, pod side `eth0` with `10.<net>.0.2/24`, a default route to the host and a
+/// static neighbour `10.<net>.0.77` (`02:00:00:00:00:77`, what `AddARPNeighbors` carries).
 struct Netns {
     name: String,
     host_if: String,
@@ -80,6 +85,19 @@ impl Netns {
             "default",
             "via",
             &format!("10.{net}.0.1"),
+        ]);
+        ip(&[
+            "-n",
+            name,
+            "neigh",
+            "add",
+            &format!("10.{net}.0.77"),
+            "lladdr",
+            STATIC_MAC,
+            "dev",
+            "eth0",
+            "nud",
+            "permanent",
         ]);
         Netns {
             name: name.into(),
@@ -176,6 +194,24 @@ fn get_from(c: &PrivateContainerd, id: &str, exec_id: &str, host: &str, port: u1
 /// What a user sees of the pod's network through `runtime`.
 fn observe(c: &PrivateContainerd, runtime: &str, id: &str, net: u8) -> Vec<(String, String)> {
     let ns = Netns::new(&format!("kata-e2e-{id}"), &format!("ke2e-{id}"), net);
+    observe_in(c, runtime, id, &ns, net)
+}
+
+/// `exec` of `args` in task `id` (exec id `exec_id`); its stdout.
+fn exec_out(c: &PrivateContainerd, id: &str, exec_id: &str, args: &[&str]) -> String {
+    let mut all = vec!["task", "exec", "--exec-id", exec_id, id];
+    all.extend_from_slice(args);
+    c.ctr(&all, None, 60).expect("task exec").stdout_text()
+}
+
+/// [`observe`] in a namespace made by the caller (left in place).
+fn observe_in(
+    c: &PrivateContainerd,
+    runtime: &str,
+    id: &str,
+    ns: &Netns,
+    net: u8,
+) -> Vec<(String, String)> {
     let with_ns = format!("network:{}", ns.path());
     run_httpd(c, runtime, id, &["--with-ns", &with_ns]);
     let mut seen = Vec::new();
@@ -214,6 +250,10 @@ fn observe(c: &PrivateContainerd, runtime: &str, id: &str, net: u8) -> Vec<(Stri
         "eth0 address".into(),
         addr.split_whitespace().nth(3).unwrap_or("").to_string(),
     ));
+    let neighbours = exec_out(c, id, "w4", &["ip", "neigh", "show", "nud", "permanent"]);
+    // The subnet differs per runtime; the rest must not.
+    let neighbours = neighbours.trim().replace(&format!("10.{net}."), "10.N.");
+    seen.push(("static neighbour".into(), neighbours));
     c.remove(id);
     let links = ip(&["-n", &ns.name, "-o", "link", "show"]);
     seen.push((
@@ -260,6 +300,10 @@ fn a_pod_in_a_prepared_network_namespace_serves_and_reaches_the_host_as_with_run
         "kata differs from runc: {differing:#?}\nkata: {kata:#?}"
     );
     assert_eq!(kata[3].1, "10.202.0.2/24", "the guest's eth0: {kata:?}");
+    assert!(
+        runc[4].1.contains(STATIC_MAC),
+        "runc is not a working oracle: {runc:?}"
+    );
     drop(c);
     assert_no_leftovers(TEARDOWN);
 }
@@ -352,6 +396,77 @@ fn an_interface_added_after_the_task_started_is_hot_plugged_as_ctr_run_cni_needs
     assert_eq!(
         kata, runc,
         "the hot-plugged interface does not reach the kata pod"
+    );
+    drop(c);
+    assert_no_leftovers(TEARDOWN);
+}
+
+/// The `macvtap` model: a prepared namespace and an interface added after start both reach the
+/// pod as with `tcfilter` (the runc oracle's outcome is the one asserted above); the guest gets
+/// the static neighbour; after removal the namespace's `eth0` has its MAC and address back and no
+/// macvtap is left.
+#[test]
+fn the_macvtap_model_connects_the_pod_and_gives_the_interface_back() {
+    assert_no_leftovers(TEARDOWN);
+    let c = PrivateContainerd::start_edited(|t| {
+        t.replace(
+            "internetworking_model = \"tcfilter\"",
+            "internetworking_model = \"macvtap\"",
+        )
+    })
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    let ns = Netns::new("kata-e2e-mvt", "ke2e-mvt", 205);
+    let mac_before = ip(&["-n", &ns.name, "-o", "link", "show", "eth0"]);
+    let seen = observe_in(&c, kata_e2e_tests::RUNTIME, "mvt", &ns, 205);
+    let log = c.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("pod network connected") && l.contains("macvtap")),
+        "the pod was not connected through macvtap: {}",
+        log.lines()
+            .filter(|l| l.contains("network"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let value = |what: &str| {
+        seen.iter()
+            .find(|(k, _)| k == what)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(value("host reaches the pod"), "hello-from-pod", "{seen:#?}");
+    assert_eq!(
+        value("pod reaches the host"),
+        "hello-from-host",
+        "{seen:#?}"
+    );
+    assert_eq!(value("lo"), "hello-from-pod", "{seen:#?}");
+    assert_eq!(value("eth0 address"), "10.205.0.2/24", "{seen:#?}");
+    let neighbour = value("static neighbour");
+    assert!(
+        neighbour.contains("10.N.0.77") && neighbour.contains(STATIC_MAC),
+        "the guest lacks the static neighbour: {seen:#?}"
+    );
+    assert_eq!(value("taps left"), "0", "{seen:#?}");
+    let mac = |text: &str| {
+        text.split_whitespace()
+            .skip_while(|w| *w != "link/ether")
+            .nth(1)
+            .unwrap_or("")
+            .to_string()
+    };
+    let after = ip(&["-n", &ns.name, "-o", "link", "show", "eth0"]);
+    assert_eq!(mac(&after), mac(&mac_before), "eth0's MAC not given back");
+    let addr = ip(&["-n", &ns.name, "-4", "-o", "addr", "show", "eth0"]);
+    assert!(
+        addr.contains("10.205.0.2/24"),
+        "eth0's address not given back: {addr}"
+    );
+    drop(ns);
+    let hot = observe_hotplug(&c, kata_e2e_tests::RUNTIME, "mvh", 206);
+    assert_eq!(
+        hot, "hello-from-pod",
+        "the hot-plugged macvtap does not reach the pod"
     );
     drop(c);
     assert_no_leftovers(TEARDOWN);

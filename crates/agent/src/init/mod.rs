@@ -12,7 +12,7 @@
 //! for a container that already holds CAP_SYS_ADMIN inside the guest.
 
 mod cgroups;
-mod modules;
+pub(crate) mod modules;
 mod mounts;
 mod power;
 

@@ -1,4 +1,6 @@
-//! Loads the kernel modules the image builder lists in `/etc/kata-modules`.
+//! Loads the kernel modules the image builder lists in `/etc/kata-modules`, and the ones the
+//! runtime names in `CreateSandbox` (`[agent.kata] kernel_modules`, which Kata's agent loads
+//! with `modprobe`; here they are found in the image's `modules.dep`).
 //!
 //! One module path per line, in load order (dependencies first); blank lines and `#` comments are
 //! skipped. A module that is already loaded (EEXIST) is fine.
@@ -37,12 +39,74 @@ pub fn load_listed(list: &Path) -> Vec<AgentError> {
 
 /// `finit_module` of one `.ko` file.
 pub fn load_module(path: &Path) -> Result<()> {
+    load_module_with(path, "")
+}
+
+/// `finit_module` of one `.ko` file with module parameters (`key=value ...`).
+pub fn load_module_with(path: &Path, params: &str) -> Result<()> {
     let file = File::open(path).map_err(|e| AgentError::io("opening kernel module", path, e))?;
-    let params = CString::default();
+    let params = CString::new(params).map_err(|_| {
+        AgentError::InvalidArgument(format!(
+            "parameters of kernel module {} hold a NUL byte",
+            path.display()
+        ))
+    })?;
     match nix::kmod::finit_module(&file, &params, nix::kmod::ModuleInitFlags::empty()) {
         Ok(()) | Err(nix::errno::Errno::EEXIST) => Ok(()),
         Err(e) => Err(AgentError::errno("loading kernel module", path, e)),
     }
+}
+
+/// The directory of the running kernel's modules (`/lib/modules/<release>`).
+pub fn running_kernel_modules_dir() -> PathBuf {
+    let release = nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Path::new("/lib/modules").join(release)
+}
+
+/// A module's name as the kernel knows it: `-` and `_` are the same.
+fn canonical(name: &str) -> String {
+    name.replace('-', "_")
+}
+
+/// The `.ko` files to load for module `name`, in load order (dependencies first), from the text
+/// of `modules.dep` (`path: dep dep ...`, paths relative to the modules directory; the
+/// dependencies are listed so that loading them last to first works).
+pub fn resolve(modules_dep: &str, name: &str) -> Option<Vec<PathBuf>> {
+    let wanted = canonical(name);
+    modules_dep.lines().find_map(|line| {
+        let (path, deps) = line.split_once(':')?;
+        let file = Path::new(path.trim()).file_name()?.to_str()?;
+        let stem = file.split(".ko").next()?;
+        if canonical(stem) != wanted {
+            return None;
+        }
+        let mut order: Vec<PathBuf> = deps.split_whitespace().rev().map(PathBuf::from).collect();
+        order.push(PathBuf::from(path.trim()));
+        Some(order)
+    })
+}
+
+/// Loads module `name` with `params` (Kata's `kernel_modules` entry: a name, then parameters),
+/// its dependencies first, from `modules_dir` (see [`running_kernel_modules_dir`]).
+pub fn load_named(modules_dir: &Path, name: &str, params: &[String]) -> Result<()> {
+    let dep_file = modules_dir.join("modules.dep");
+    let text = std::fs::read_to_string(&dep_file)
+        .map_err(|e| AgentError::io("reading module dependencies", &dep_file, e))?;
+    let files = resolve(&text, name).ok_or_else(|| {
+        AgentError::NotFound(format!(
+            "kernel module {name:?} is not in the guest image ({})",
+            dep_file.display()
+        ))
+    })?;
+    let Some((module, deps)) = files.split_last() else {
+        return Ok(());
+    };
+    for dep in deps {
+        load_module(&modules_dir.join(dep))?;
+    }
+    load_module_with(&modules_dir.join(module), &params.join(" "))
 }
 
 #[cfg(test)]
@@ -60,6 +124,35 @@ mod tests {
                 PathBuf::from("/lib/modules/vsock.ko"),
             ]
         );
+    }
+
+    const DEP: &str = "kernel/drivers/virtio/virtio_ring.ko:\n\
+        kernel/drivers/virtio/virtio.ko: kernel/drivers/virtio/virtio_ring.ko\n\
+        kernel/drivers/char/hw_random/virtio-rng.ko: kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko\n";
+
+    #[test]
+    fn named_module_resolves_to_its_dependencies_then_itself() {
+        assert_eq!(
+            resolve(DEP, "virtio_rng"),
+            Some(vec![
+                PathBuf::from("kernel/drivers/virtio/virtio_ring.ko"),
+                PathBuf::from("kernel/drivers/virtio/virtio.ko"),
+                PathBuf::from("kernel/drivers/char/hw_random/virtio-rng.ko"),
+            ])
+        );
+        assert_eq!(
+            resolve(DEP, "virtio_ring"),
+            Some(vec![PathBuf::from("kernel/drivers/virtio/virtio_ring.ko")])
+        );
+        assert_eq!(resolve(DEP, "virtio_balloon"), None);
+    }
+
+    #[test]
+    fn a_module_missing_from_the_image_is_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("modules.dep"), DEP).expect("write");
+        let err = load_named(dir.path(), "no_such_mod", &[]).expect_err("missing");
+        assert!(err.to_string().contains("no_such_mod"), "{err}");
     }
 
     #[test]

@@ -14,6 +14,18 @@ use crate::storage;
 pub fn create(svc: &Service, req: pb::CreateSandboxRequest) -> RpcResult<Empty> {
     let storages: Vec<_> = req.storages.iter().map(storage_from_grpc).collect();
     tracing::info!(sandbox = %req.sandbox_id, storages = storages.len(), "create sandbox");
+    // `[agent.kata] kernel_modules`: a module that cannot be loaded fails the sandbox (as Kata).
+    if !req.kernel_modules.is_empty() {
+        let dir = crate::init::modules::running_kernel_modules_dir();
+        for m in &req.kernel_modules {
+            map(crate::init::modules::load_named(
+                &dir,
+                &m.name,
+                &m.parameters,
+            ))?;
+            tracing::info!(module = %m.name, parameters = ?m.parameters, "kernel module loaded");
+        }
+    }
     if !req.guest_hook_path.is_empty() {
         tracing::warn!(path = %req.guest_hook_path, "guest hooks are not supported; ignored");
     }

@@ -1,4 +1,5 @@
-//! `-m`, and the shared memory backend vhost-user devices need (memfd, `share=on`, one NUMA node).
+//! `-m`, and guest RAM's backend object (`mem_backend.rs`: the shared memfd vhost-user devices
+//! need, a file, huge pages) on one NUMA node.
 
 use kata_hypervisor::VmSpec;
 
@@ -21,13 +22,10 @@ pub(super) fn args(spec: &VmSpec) -> Result<Vec<String>, CmdlineError> {
         m.push_str(&format!(",slots={},maxmem={}M", mem.slots, mem.max_mib));
     }
     let mut args = vec!["-m".into(), m];
-    if spec.needs_shared_memory() {
+    if let Some(object) = super::mem_backend::object(spec) {
         args.extend([
             "-object".into(),
-            format!(
-                "memory-backend-memfd,id={RAM_BACKEND_ID},size={}M,share=on",
-                mem.size_mib
-            ),
+            object,
             "-numa".into(),
             format!("node,memdev={RAM_BACKEND_ID}"),
         ]);

@@ -2,6 +2,7 @@
 //! [`VmSpec`] into arguments; [`build`] validates the spec and concatenates them in a fixed order.
 
 mod accel;
+mod balloon;
 mod base;
 mod block;
 mod bridge;
@@ -9,6 +10,7 @@ mod console;
 mod cpu;
 mod kernel;
 mod machine;
+mod mem_backend;
 mod memory;
 pub(crate) mod net;
 mod qmp;
@@ -89,7 +91,7 @@ pub fn build(spec: &VmSpec, qmp_socket: &Path) -> Result<Vec<String>, CmdlineErr
     args.extend(sandbox::args(spec)?);
     args.extend(machine::args(spec)?);
     args.extend(accel::args(spec));
-    args.extend(cpu::args(spec)?);
+    args.extend(with_cpu_features(cpu::args(spec)?, &spec.cpu_features));
     args.extend(memory::args(spec)?);
     args.extend(kernel::args(spec));
     args.extend(console::args(spec));
@@ -100,8 +102,27 @@ pub fn build(spec: &VmSpec, qmp_socket: &Path) -> Result<Vec<String>, CmdlineErr
     args.extend(block::args(spec));
     args.extend(net::args(spec)?);
     args.extend(rng::args(spec));
+    args.extend(balloon::args(spec));
     args.extend(spec.extra_args.iter().cloned());
     Ok(args)
+}
+
+/// Appends `features` (Kata's `cpu_features`, `key=value,...`) to the model of `-cpu`, as
+/// Kata's QEMU driver does whatever the model.
+fn with_cpu_features(mut args: Vec<String>, features: &str) -> Vec<String> {
+    let features = features.trim().trim_matches(',');
+    if features.is_empty() {
+        return args;
+    }
+    let model = args
+        .iter()
+        .position(|a| a == "-cpu")
+        .and_then(|i| args.get_mut(i + 1));
+    if let Some(model) = model {
+        model.push(',');
+        model.push_str(features);
+    }
+    args
 }
 
 /// Finds `flag` in `args` and returns the argument that follows each occurrence.
@@ -165,6 +186,25 @@ mod tests {
             build(&spec, Path::new("/q")),
             Err(CmdlineError::DuplicateId { id: "d".into() })
         );
+    }
+
+    #[test]
+    fn cpu_features_follow_the_model() {
+        let mut spec = test_spec();
+        spec.cpu_features = "pmu=off,+x2apic".into();
+        let args = build(&spec, Path::new("/q")).expect("build");
+        assert_eq!(values_of(&args, "-cpu"), ["qemu64,pmu=off,+x2apic"]);
+        spec.cpu_features = " ".into();
+        let args = build(&spec, Path::new("/q")).expect("build");
+        assert_eq!(values_of(&args, "-cpu"), ["qemu64"]);
+    }
+
+    #[test]
+    fn machine_accelerators_follow_the_machine_type() {
+        let mut spec = test_spec();
+        spec.machine_options = "smm=off".into();
+        let args = build(&spec, Path::new("/q")).expect("build");
+        assert_eq!(values_of(&args, "-machine"), ["q35,smm=off"]);
     }
 
     #[test]

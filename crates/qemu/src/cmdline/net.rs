@@ -21,20 +21,29 @@ pub fn check_mac(dev: &NetDevice) -> Result<(), CmdlineError> {
     }
 }
 
-/// Cold-plug arguments for one interface (the id must already be checked).
-pub fn net_device_args(dev: &NetDevice) -> Result<Vec<String>, CmdlineError> {
+/// The first descriptor number QEMU inherits tap devices at (after the console's 3); the n-th
+/// device with a [`NetDevice::tap_device`] (in spec order) gets `FIRST_TAP_FD + n`.
+pub const FIRST_TAP_FD: i32 = 4;
+
+/// Cold-plug arguments for one interface (the id must already be checked); `fd` is the
+/// descriptor QEMU inherits the tap device at, if the device is given that way.
+pub fn net_device_args(dev: &NetDevice, fd: Option<i32>) -> Result<Vec<String>, CmdlineError> {
     check_mac(dev)?;
     if dev.tap.is_empty() {
         return Err(CmdlineError::Empty { what: "tap name" });
     }
     let vhost = if dev.vhost { ",vhost=on" } else { "" };
-    Ok(vec![
-        "-netdev".into(),
-        format!(
+    let backend = match fd {
+        Some(fd) => format!("tap,id={id},fd={fd}{vhost}", id = dev.id),
+        None => format!(
             "tap,id={id},ifname={tap},script=no,downscript=no{vhost}",
             id = dev.id,
             tap = escape(&dev.tap)
         ),
+    };
+    Ok(vec![
+        "-netdev".into(),
+        backend,
         "-device".into(),
         format!(
             "virtio-net-pci,netdev={id},mac={mac},id={id}",
@@ -44,10 +53,24 @@ pub fn net_device_args(dev: &NetDevice) -> Result<Vec<String>, CmdlineError> {
     ])
 }
 
+/// The tap devices QEMU inherits as descriptors, with the number each must have in QEMU.
+pub fn inherited_taps(spec: &VmSpec) -> Vec<(&std::path::Path, i32)> {
+    spec.net_devices
+        .iter()
+        .filter_map(|d| d.tap_device.as_deref())
+        .zip(FIRST_TAP_FD..)
+        .collect()
+}
+
 pub(super) fn args(spec: &VmSpec) -> Result<Vec<String>, CmdlineError> {
     let mut args = Vec::new();
+    let mut next_fd = FIRST_TAP_FD;
     for dev in &spec.net_devices {
-        args.extend(net_device_args(dev)?);
+        let fd = dev.tap_device.as_ref().map(|_| {
+            next_fd += 1;
+            next_fd - 1
+        });
+        args.extend(net_device_args(dev, fd)?);
     }
     Ok(args)
 }
@@ -63,6 +86,7 @@ mod tests {
             tap: "tap0_kata".into(),
             mac: mac.into(),
             vhost: true,
+            tap_device: None,
         }
     }
 
@@ -89,7 +113,33 @@ mod tests {
             "02:42:ac:11:00:zz",
             "02:42:ac:11:00:02,x=y",
         ] {
-            assert!(net_device_args(&nic(mac)).is_err(), "{mac}");
+            assert!(net_device_args(&nic(mac), None).is_err(), "{mac}");
         }
+    }
+
+    #[test]
+    fn macvtap_devices_are_inherited_descriptors_in_order() {
+        let mut s = test_spec();
+        let mut a = nic("02:42:ac:11:00:02");
+        a.vhost = false;
+        a.tap_device = Some("/run/vc/vm/p/tap0_kata".into());
+        let mut b = nic("02:42:ac:11:00:03");
+        b.id = "eth1".into();
+        b.vhost = false;
+        let mut c = a.clone();
+        c.id = "eth2".into();
+        c.tap_device = Some("/run/vc/vm/p/tap2_kata".into());
+        s.net_devices = vec![a, b, c];
+        let args = args(&s).expect("args");
+        assert_eq!(
+            values_of(&args, "-netdev"),
+            [
+                "tap,id=eth0,fd=4",
+                "tap,id=eth1,ifname=tap0_kata,script=no,downscript=no",
+                "tap,id=eth2,fd=5"
+            ]
+        );
+        let fds: Vec<i32> = inherited_taps(&s).iter().map(|(_, fd)| *fd).collect();
+        assert_eq!(fds, [4, 5]);
     }
 }

@@ -4,6 +4,16 @@ use kata_hypervisor::{SharedFs, VmSpec};
 
 use super::{escape, escape_path};
 
+/// The virtio-fs queue size when the spec leaves it at 0 (Kata's default).
+pub const DEFAULT_QUEUE_SIZE: u32 = 1024;
+
+fn queue_size(spec: &VmSpec) -> u32 {
+    match spec.virtio_fs_queue_size {
+        0 => DEFAULT_QUEUE_SIZE,
+        n => n,
+    }
+}
+
 pub(super) fn args(spec: &VmSpec) -> Vec<String> {
     match &spec.shared_fs {
         Some(SharedFs::VirtioFs { socket, tag }) => vec![
@@ -11,8 +21,9 @@ pub(super) fn args(spec: &VmSpec) -> Vec<String> {
             format!("socket,id=fs-chr,path={}", escape_path(socket)),
             "-device".into(),
             format!(
-                "vhost-user-fs-pci,chardev=fs-chr,tag={},queue-size=1024,id=fs0",
-                escape(tag)
+                "vhost-user-fs-pci,chardev=fs-chr,tag={},queue-size={},id=fs0",
+                escape(tag),
+                queue_size(spec)
             ),
         ],
         Some(SharedFs::NineP { dir, tag, .. }) => vec![
@@ -48,6 +59,20 @@ mod tests {
         assert_eq!(
             values_of(&a, "-device"),
             ["vhost-user-fs-pci,chardev=fs-chr,tag=kataShared,queue-size=1024,id=fs0"]
+        );
+    }
+
+    #[test]
+    fn virtio_fs_queue_size_is_the_spec_s() {
+        let mut s = test_spec();
+        s.shared_fs = Some(SharedFs::VirtioFs {
+            socket: "/s".into(),
+            tag: "kataShared".into(),
+        });
+        s.virtio_fs_queue_size = 512;
+        assert_eq!(
+            values_of(&args(&s), "-device"),
+            ["vhost-user-fs-pci,chardev=fs-chr,tag=kataShared,queue-size=512,id=fs0"]
         );
     }
 

@@ -191,6 +191,28 @@ impl QmpClient {
 
     /// Runs any command with JSON arguments and returns the raw `return` value.
     pub async fn execute_raw(&self, command: &str, arguments: Option<Value>) -> Reply {
+        self.request(command, arguments, None).await
+    }
+
+    /// Hands QEMU the open descriptor `fd` under `name` (`getfd`, the descriptor travels as
+    /// `SCM_RIGHTS` with the command), for a later command to name it (`netdev_add tap,fd=name`).
+    /// QEMU keeps its own copy; the caller may close `fd` afterwards.
+    pub async fn send_fd(
+        &self,
+        name: &str,
+        fd: std::os::fd::BorrowedFd<'_>,
+    ) -> Result<(), QmpError> {
+        self.request("getfd", Some(json!({ "fdname": name })), Some(fd))
+            .await
+            .map(|_| ())
+    }
+
+    async fn request(
+        &self,
+        command: &str,
+        arguments: Option<Value>,
+        fd: Option<std::os::fd::BorrowedFd<'_>>,
+    ) -> Reply {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         {
@@ -208,7 +230,10 @@ impl QmpClient {
         bytes.push(b'\n');
         let written = {
             let mut writer = self.inner.writer.lock().await;
-            writer.write_all(&bytes).await
+            match fd {
+                Some(fd) => write_with_fd(&mut writer, &bytes, fd).await,
+                None => writer.write_all(&bytes).await,
+            }
         };
         if let Err(e) = written {
             self.inner.pending().waiters.remove(&id);
@@ -226,6 +251,37 @@ impl QmpClient {
             }
         }
     }
+}
+
+/// Writes `bytes` with `fd` attached to the first byte (`SCM_RIGHTS`), the rest plainly.
+async fn write_with_fd(
+    writer: &mut OwnedWriteHalf,
+    bytes: &[u8],
+    fd: std::os::fd::BorrowedFd<'_>,
+) -> std::io::Result<()> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    use std::os::fd::AsRawFd;
+    let raw = [fd.as_raw_fd()];
+    let stream: &UnixStream = writer.as_ref();
+    let sent = loop {
+        stream.writable().await?;
+        let attempt = stream.try_io(tokio::io::Interest::WRITABLE, || {
+            sendmsg::<()>(
+                stream.as_raw_fd(),
+                &[std::io::IoSlice::new(bytes)],
+                &[ControlMessage::ScmRights(&raw)],
+                MsgFlags::MSG_NOSIGNAL,
+                None,
+            )
+            .map_err(std::io::Error::from)
+        });
+        match attempt {
+            Ok(n) => break n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        }
+    };
+    writer.write_all(&bytes[sent..]).await
 }
 
 fn dispatch(inner: &Inner, line: &[u8]) -> Result<(), QmpParseError> {

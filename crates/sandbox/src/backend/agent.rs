@@ -366,6 +366,19 @@ impl Agent for KataAgent {
         Ok(())
     }
 
+    async fn add_arp_neighbors(&self, neighbors: &[kata_netlink::Neighbor]) -> AgentResult<()> {
+        let mut r = pb::AddARPNeighborsRequest::new();
+        let mut list = kata_agent_client::kata_protocols::agent::ARPNeighbors::new();
+        list.ARPNeighbors = neighbors.iter().map(network::neighbor_pb).collect();
+        r.neighbors = Some(list).into();
+        self.client
+            .agent
+            .add_arp_neighbors(short(), &r)
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
     async fn get_metrics(&self) -> AgentResult<String> {
         let r = pb::GetMetricsRequest::new();
         let resp = self

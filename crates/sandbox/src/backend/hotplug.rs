@@ -1,7 +1,8 @@
 //! Interfaces that appear in the sandbox's own network namespace after the VM booted (`ctr run
 //! --cni` configures the namespace of the task's pid, QEMU's, once the task exists) are connected
-//! as at boot and hot-plugged: a tap with tc mirred beside the interface, a `virtio-net-pci` device
-//! added through QMP, then the guest's interface and routes (`UpdateInterface`, `UpdateRoutes`).
+//! as at boot and hot-plugged: a tap with tc mirred beside the interface (or a macvtap on it), a
+//! `virtio-net-pci` device added through QMP, then the guest's interface, routes and static
+//! neighbours (`UpdateInterface`, `UpdateRoutes`, `AddARPNeighbors`).
 //!
 //! The namespace is looked at every second for the first minute, then every ten seconds, for the
 //! VM's life. The taps live in the sandbox's own namespace and go with it.
@@ -23,12 +24,16 @@ const GUEST_DEVICE_WAIT: Duration = Duration::from_secs(15);
 pub(super) fn spawn(
     sandbox_id: String,
     netns: PathBuf,
+    how: network::Attach,
     vm: Weak<QemuVm>,
     agent: Arc<KataAgent>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let started = Instant::now();
         let mut connected: Vec<String> = Vec::new();
+        // Every route sent so far: with macvtap, an interface's routes leave the namespace with
+        // its addresses once it is connected, so later reads no longer show them.
+        let mut routes: Vec<kata_netlink::Route> = Vec::new();
         loop {
             let every = if started.elapsed() < Duration::from_secs(60) {
                 Duration::from_secs(1)
@@ -38,9 +43,12 @@ pub(super) fn spawn(
             tokio::time::sleep(every).await;
             let Some(vm) = vm.upgrade() else { return };
             let (ns, known, first) = (netns.clone(), connected.clone(), connected.len());
-            let found =
-                tokio::task::spawn_blocking(move || network::attach_new(&ns, &known, first)).await;
-            let (endpoints, routes) = match found {
+            let attach = how.clone();
+            let found = tokio::task::spawn_blocking(move || {
+                network::attach_new(&ns, &attach, &known, first)
+            })
+            .await;
+            let found = match found {
                 Ok(Ok(found)) => found,
                 Ok(Err(e)) => {
                     tracing::warn!(sandbox = %sandbox_id, error = %crate::error::chain(&e), "pod network watch");
@@ -48,19 +56,29 @@ pub(super) fn spawn(
                 }
                 Err(_) => return,
             };
-            if endpoints.is_empty() {
+            if found.endpoints.is_empty() {
                 continue;
             }
-            for endpoint in &endpoints {
+            for endpoint in &found.endpoints {
                 connected.push(endpoint.interface.name.clone());
                 if let Err(e) = plug(&vm, agent.as_ref(), endpoint, connected.len() - 1).await {
                     tracing::error!(sandbox = %sandbox_id, interface = %endpoint.interface.name, error = %e, "cannot hot-plug the pod's interface");
                 }
             }
+            for r in found.routes {
+                if !routes.contains(&r) {
+                    routes.push(r);
+                }
+            }
             if let Err(e) = agent.update_routes(&routes).await {
                 tracing::error!(sandbox = %sandbox_id, error = %e, "UpdateRoutes after hot-plug");
             }
-            tracing::info!(sandbox = %sandbox_id, interfaces = ?connected, "pod network hot-plugged (tcfilter)");
+            if !found.neighbors.is_empty() {
+                if let Err(e) = agent.add_arp_neighbors(&found.neighbors).await {
+                    tracing::error!(sandbox = %sandbox_id, error = %e, "AddARPNeighbors after hot-plug");
+                }
+            }
+            tracing::info!(sandbox = %sandbox_id, interfaces = ?connected, model = how.model.as_str(), "pod network hot-plugged");
         }
     })
 }
@@ -76,6 +94,7 @@ async fn plug(
         tap: endpoint.tap.clone(),
         mac: endpoint.interface.hw_addr.clone(),
         vhost: false,
+        tap_device: endpoint.device.clone(),
     };
     vm.hotplug_device(&HotplugDevice::Net(nic))
         .await

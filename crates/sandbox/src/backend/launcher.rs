@@ -7,22 +7,17 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use kata_agent_client::{AgentAddress, AgentClient, DialOptions, ReadyListener};
+use kata_config::Config;
 use kata_config::InterNetworkingModel;
-use kata_config::{Config, KernelParam, KernelParams};
-use kata_hypervisor::{
-    Accelerator, AgentChannel, BootSpec, CpuSpec, MemorySpec, NetDevice, SharedFs, VmSpec,
-};
+use kata_hypervisor::{Accelerator, NetDevice, VmSpec};
 use kata_qemu::QemuVm;
-use kata_vm_daemons::{
-    first_exit, DaemonWatch, VirtioFsConfig, VirtioFsDaemon, VsockConfig, VsockDaemon,
-};
+use kata_vm_daemons::{first_exit, DaemonWatch, VirtioFsDaemon, VsockConfig, VsockDaemon};
 use tokio::sync::Mutex;
 
 use super::agent::KataAgent;
 use crate::agent::Agent;
 use crate::host::cgroup;
 use crate::host::cleanup::CleanupStep;
-use crate::host::layout::SHARED_FS_TAG;
 use crate::host::network::{self, PodNetwork};
 use crate::vm::{GuestChannel, LaunchPlan, Launched, StepLog, VmControl, VmLauncher};
 
@@ -49,115 +44,6 @@ impl QemuLauncher {
     }
 }
 
-/// KVM when the CPU has vmx/svm and /dev/kvm works, else TCG (with a warning).
-fn accelerator() -> Accelerator {
-    let host = kata_hostinfo::Host::system();
-    let flag = host.cpuinfo().ok().and_then(|c| c.virt_flag);
-    let support = kata_hostinfo::decide(flag, &host.kvm());
-    match support.accelerator {
-        kata_hostinfo::Accelerator::Kvm => Accelerator::Kvm,
-        kata_hostinfo::Accelerator::Tcg => {
-            tracing::warn!(
-                reason = %support.reason,
-                "pods run under software emulation (TCG): a weaker isolation boundary than KVM"
-            );
-            Accelerator::tcg()
-        }
-    }
-}
-
-pub(super) fn vm_spec(
-    config: &Config,
-    plan: &LaunchPlan,
-    vsock: &VsockConfig,
-    fs_socket: &std::path::Path,
-) -> VmSpec {
-    let h = &config.hypervisor;
-    let mut spec = VmSpec::minimal(
-        plan.sandbox_id.clone(),
-        h.path.clone(),
-        h.kernel.clone(),
-        plan.vm_dir.clone(),
-        accelerator(),
-    );
-    if !h.machine_type.is_empty() {
-        spec.machine_type = h.machine_type.clone();
-    }
-    let vcpus = h.default_vcpus.max(1);
-    // TODO(hotplug): max_vcpus/max memory from default_maxvcpus/default_maxmemory.
-    spec.cpu = CpuSpec {
-        vcpus,
-        max_vcpus: vcpus,
-        model: None,
-    };
-    let mem = h.default_memory.max(256);
-    spec.memory = MemorySpec {
-        size_mib: mem,
-        slots: 0,
-        max_mib: mem,
-        force_shared: true,
-    };
-    spec.boot = BootSpec {
-        kernel: h.kernel.clone(),
-        initrd: h.initrd.clone(),
-        image: h.image.clone(),
-        kernel_params: guest_kernel_params(h.enable_debug, vcpus)
-            .merge(&agent_kernel_params(&config.agent))
-            .merge(&h.kernel_params)
-            .merge(&h.user_kernel_params)
-            .to_string(),
-    };
-    spec.console_log = Some(plan.vm_dir.join("console.log"));
-    spec.agent_channel = Some(AgentChannel::HybridVsock {
-        vhost_user_socket: vsock.vhost_user_socket.clone(),
-        uds_path: vsock.uds_path.clone(),
-        guest_cid: vsock.guest_cid,
-    });
-    spec.shared_fs = Some(SharedFs::VirtioFs {
-        socket: fs_socket.to_owned(),
-        tag: SHARED_FS_TAG.into(),
-    });
-    // QEMU's own seccomp filter; an empty `seccompsandbox` installs none (as Kata).
-    spec.seccomp_sandbox = Some(h.seccompsandbox.trim().to_string()).filter(|v| !v.is_empty());
-    spec
-}
-
-/// What the QEMU driver always gives the guest kernel (as Kata's QEMU driver does), before the
-/// configuration's parameters, which win on the same key: a quick, quiet boot that powers off
-/// instead of hanging on a panic.
-const QEMU_GUEST_PARAMS: &str = "tsc=reliable no_timer_check rcupdate.rcu_expedited=1 \
-    i8042.direct=1 i8042.dumbkbd=1 i8042.nopnp=1 i8042.noaux=1 noreplace-smp reboot=k \
-    cryptomgr.notests net.ifnames=0 pci=lastbus=0 panic=1";
-
-fn guest_kernel_params(debug: bool, max_vcpus: u32) -> KernelParams {
-    let mut params = KernelParams::parse(QEMU_GUEST_PARAMS).unwrap_or_default();
-    params.push(KernelParam::new("nr_cpus", max_vcpus.to_string()));
-    if !debug {
-        params.push(KernelParam::flag("quiet"));
-    }
-    params
-}
-
-/// What the runtime tells the agent on the kernel command line (as Kata's runtime does, before the
-/// configuration's own `kernel_params`, which win): its log goes to the host on [`LOG_PORT`],
-/// at `debug` with `[agent.kata] enable_debug`; the debug console on [`DEBUG_CONSOLE_PORT`] with
-/// `debug_console_enabled`.
-fn agent_kernel_params(agent: &kata_config::AgentConfig) -> KernelParams {
-    let mut params = KernelParams::default();
-    params.push(KernelParam::new("agent.log_vport", LOG_PORT.to_string()));
-    if agent.enable_debug {
-        params.push(KernelParam::new("agent.log", "debug"));
-    }
-    if agent.debug_console_enabled {
-        params.push(KernelParam::flag("agent.debug_console"));
-        params.push(KernelParam::new(
-            "agent.debug_console_vport",
-            DEBUG_CONSOLE_PORT.to_string(),
-        ));
-    }
-    params
-}
-
 fn record(log: &mut StepLog, name: &str, pid: Option<u32>) {
     if let Some(pid) = pid {
         log.push(CleanupStep::kill_process(name, pid));
@@ -172,15 +58,17 @@ impl VmLauncher for QemuLauncher {
         record(log, "vhost-device-vsock", vsock.pid());
 
         let fs_socket = plan.vm_dir.join("virtiofsd.sock");
-        let mut fs_cfg = VirtioFsConfig::new(&fs_socket, &plan.shared_dir);
-        if !self.config.hypervisor.virtio_fs_daemon.is_empty() {
-            fs_cfg.binary = Some(self.config.hypervisor.virtio_fs_daemon.clone().into());
-        }
-        fs_cfg.extra_args = self.config.hypervisor.virtio_fs_extra_args.clone();
-        let virtiofsd = VirtioFsDaemon::start(fs_cfg).await?;
-        record(log, "virtiofsd", virtiofsd.pid());
+        // No virtiofsd with 9p (QEMU serves the share itself).
+        let virtiofsd = match super::vm_spec::virtio_fs_config(&self.config, plan, &fs_socket) {
+            Some(fs_cfg) => {
+                let daemon = VirtioFsDaemon::start(fs_cfg).await?;
+                record(log, "virtiofsd", daemon.pid());
+                Some(daemon)
+            }
+            None => None,
+        };
 
-        let mut spec = vm_spec(&self.config, plan, &vsock_cfg, &fs_socket);
+        let mut spec = super::vm_spec::vm_spec(&self.config, plan, &vsock_cfg, &fs_socket);
         if self.config.hypervisor.rootless {
             let kvm = matches!(spec.accelerator, Accelerator::Kvm);
             let who = super::rootless::qemu_identity(kvm)?;
@@ -191,7 +79,7 @@ impl VmLauncher for QemuLauncher {
             tracing::info!(uid = who.uid, gid = who.gid, groups = ?who.groups, "rootless: qemu runs unprivileged");
             spec.run_as = Some(who);
         }
-        let own_netns = own_netns(&self.config, plan, log)?;
+        let own_netns = own_netns(plan, log)?;
         let network = connect_network(&self.config, plan, own_netns.as_deref(), &mut spec, log)?;
         let pod_cgroup = pod_cgroup(plan, log);
         // Bound before QEMU starts: the agent's "I listen" connection must find it (see
@@ -211,9 +99,11 @@ impl VmLauncher for QemuLauncher {
         let control = QemuControl {
             vm: Arc::new(vm),
             pid,
-            watches: vec![vsock.watch(), virtiofsd.watch()],
+            watches: std::iter::once(vsock.watch())
+                .chain(virtiofsd.as_ref().map(VirtioFsDaemon::watch))
+                .collect(),
             stopping: AtomicBool::new(false),
-            daemons: Mutex::new((Some(vsock), Some(virtiofsd))),
+            daemons: Mutex::new((Some(vsock), virtiofsd)),
             log_forwarder: Mutex::new(None),
             hotplug: Mutex::new(None),
         };
@@ -271,10 +161,17 @@ impl VmLauncher for QemuLauncher {
             control.stop().await;
             return Err(e);
         }
-        if let Some(netns) = own_netns {
+        let model = self.config.runtime.internetworking_model;
+        if let Some(netns) = own_netns.filter(|_| model != InterNetworkingModel::None) {
+            let how = network::Attach {
+                model,
+                owner: None,
+                dev_dir: plan.vm_dir.clone(),
+            };
             let watcher = super::hotplug::spawn(
                 plan.sandbox_id.clone(),
                 netns,
+                how,
                 Arc::downgrade(&control.vm),
                 agent.clone(),
             );
@@ -315,26 +212,22 @@ fn connect_network(
         return Ok(PodNetwork::default());
     };
     spec.netns = Some(netns.clone());
-    let network = match config.runtime.internetworking_model {
-        InterNetworkingModel::None => return Ok(PodNetwork::default()),
-        InterNetworkingModel::MacVtap => {
-            return Err(format!(
-                "internetworking_model = \"macvtap\" is not supported by kata-rs yet (netns {}): \
-                 use \"tcfilter\" or \"none\"",
-                netns.display()
-            )
-            .into())
-        }
-        InterNetworkingModel::TcFilter => {
-            let owner = spec.run_as.as_ref().map(|who| (who.uid, who.gid));
-            network::attach_tcfilter(netns, owner)?
-        }
+    let model = config.runtime.internetworking_model;
+    if model == InterNetworkingModel::None {
+        return Ok(PodNetwork::default());
+    }
+    let how = network::Attach {
+        model,
+        owner: spec.run_as.as_ref().map(|who| (who.uid, who.gid)),
+        dev_dir: plan.vm_dir.clone(),
     };
+    let network = network::attach(netns, &how)?;
     let made = network.made();
     log.push(CleanupStep::DetachNetwork {
         netns: netns.clone(),
         taps: made.taps,
         interfaces: made.interfaces,
+        restore: made.restore,
     });
     for (n, endpoint) in network.endpoints.iter().enumerate() {
         spec.net_devices.push(NetDevice {
@@ -342,6 +235,7 @@ fn connect_network(
             tap: endpoint.tap.clone(),
             mac: endpoint.interface.hw_addr.clone(),
             vhost: false,
+            tap_device: endpoint.device.clone(),
         });
     }
     if !network.endpoints.is_empty() {
@@ -349,23 +243,18 @@ fn connect_network(
             sandbox = %plan.sandbox_id,
             netns = %netns.display(),
             interfaces = ?network.endpoints.iter().map(|e| &e.interface.name).collect::<Vec<_>>(),
-            "pod network connected (tcfilter)"
+            model = model.as_str(),
+            "pod network connected"
         );
     }
     Ok(network)
 }
 
-/// The sandbox's own network namespace (`<vm dir>/netns`) when the spec asks for a new one and
-/// `internetworking_model` connects pods (`tcfilter`); recorded for teardown.
-fn own_netns(
-    config: &Config,
-    plan: &LaunchPlan,
-    log: &mut StepLog,
-) -> Result<Option<std::path::PathBuf>, BoxError> {
-    if plan.netns.is_some()
-        || !plan.new_netns
-        || config.runtime.internetworking_model != InterNetworkingModel::TcFilter
-    {
+/// The sandbox's own network namespace (`<vm dir>/netns`) when the spec asks for a new one (with
+/// every `internetworking_model`: `none` leaves it unconnected); recorded for teardown.
+fn own_netns(plan: &LaunchPlan, log: &mut StepLog) -> Result<Option<std::path::PathBuf>, BoxError> {
+    // Whatever the model: QEMU never stays in the host's namespace when the spec asks for a new one.
+    if plan.netns.is_some() || !plan.new_netns {
         return Ok(None);
     }
     let path = plan.vm_dir.join("netns");
@@ -417,6 +306,12 @@ async fn configure_guest_network(agent: &dyn Agent, network: &PodNetwork) -> Res
             .update_routes(&network.routes)
             .await
             .map_err(|e| format!("UpdateRoutes: {e}"))?;
+    }
+    if !network.neighbors.is_empty() {
+        agent
+            .add_arp_neighbors(&network.neighbors)
+            .await
+            .map_err(|e| format!("AddARPNeighbors: {e}"))?;
     }
     Ok(())
 }
@@ -561,47 +456,5 @@ mod guest_params_tests {
             tail_lines(b"\x1bc\x1b[2JSeaBIOS\n", 5, 4096),
             "\\u{1b}c\\u{1b}[2JSeaBIOS"
         );
-    }
-
-    #[test]
-    fn the_agent_is_told_its_log_port_level_and_console() {
-        let mut agent = kata_config::AgentConfig {
-            name: "kata".into(),
-            enable_debug: false,
-            enable_tracing: false,
-            trace_mode: String::new(),
-            trace_type: String::new(),
-            kernel_modules: Vec::new(),
-            debug_console_enabled: false,
-            dial_timeout: 30,
-            cdh_api_timeout: 50,
-            launch_process_timeout: 0,
-            visible_cdi_devices: false,
-            container_pipe_size: 0,
-            policy: String::new(),
-        };
-        let p = agent_kernel_params(&agent);
-        assert_eq!(p.get("agent.log_vport"), Some(Some("1025")));
-        assert_eq!(p.get("agent.log"), None);
-        assert_eq!(p.get("agent.debug_console"), None);
-        agent.enable_debug = true;
-        agent.debug_console_enabled = true;
-        let p = agent_kernel_params(&agent);
-        assert_eq!(p.get("agent.log"), Some(Some("debug")));
-        assert_eq!(p.get("agent.debug_console"), Some(None));
-        assert_eq!(p.get("agent.debug_console_vport"), Some(Some("1026")));
-    }
-
-    #[test]
-    fn qemu_guest_params_parse_and_the_configuration_wins() {
-        let base = guest_kernel_params(false, 2);
-        assert_eq!(base.get("panic"), Some(Some("1")));
-        assert_eq!(base.get("nr_cpus"), Some(Some("2")));
-        assert_eq!(base.get("quiet"), Some(None));
-        assert_eq!(guest_kernel_params(true, 1).get("quiet"), None);
-        let user = KernelParams::parse("panic=0 agent.log=debug").expect("parse");
-        let merged = base.merge(&user);
-        assert_eq!(merged.get("panic"), Some(Some("0")));
-        assert_eq!(merged.get("agent.log"), Some(Some("debug")));
     }
 }

@@ -3,10 +3,13 @@
 
 mod agent;
 pub mod agent_log;
+mod asset_hash;
 pub mod convert;
 mod hotplug;
 mod launcher;
+mod resources;
 mod rootless;
+mod vm_spec;
 
 use std::sync::Arc;
 
@@ -42,12 +45,17 @@ pub fn from_config_path(
         kata_config::annotations::apply_with(&mut config, annotations, &host)
             .map_err(|e| Error::Config(Box::new(e)))?;
     }
+    vm_spec::refuse_unsupported(&config.hypervisor).map_err(|e| Error::Config(Box::new(e)))?;
+    asset_hash::verify(&config.hypervisor).map_err(|e| Error::Config(Box::new(e)))?;
     let timeouts = crate::task::AgentTimeouts {
         create_container: std::time::Duration::from_secs(config.runtime.create_container_timeout),
         ..Default::default()
     };
     let options = SandboxOptions {
         kernel_modules: config.agent.kernel_modules.clone(),
+        guest_hook_path: config.hypervisor.guest_hook_path.clone(),
+        shared_fs_9p_msize: (config.hypervisor.shared_fs == kata_config::SharedFs::Virtio9p)
+            .then_some(config.hypervisor.msize_9p),
         timeouts,
         debug: config.runtime.enable_debug,
         agent_debug: config.agent.enable_debug,

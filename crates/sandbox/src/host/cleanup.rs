@@ -39,6 +39,9 @@ pub enum CleanupStep {
         netns: PathBuf,
         taps: Vec<String>,
         interfaces: Vec<String>,
+        /// What the macvtap model took from interfaces (their MAC and addresses).
+        #[serde(default)]
+        restore: Vec<crate::host::macvtap::Restore>,
     },
 }
 
@@ -102,10 +105,12 @@ async fn run_step(step: &CleanupStep) -> Result<(), String> {
             netns,
             taps,
             interfaces,
+            restore,
         } => {
             let made = crate::host::network::Made {
                 taps: taps.clone(),
                 interfaces: interfaces.clone(),
+                restore: restore.clone(),
             };
             crate::host::network::detach(netns, &made).map_err(|e| crate::error::chain(&e))
         }

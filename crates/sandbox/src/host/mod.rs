@@ -6,6 +6,7 @@ pub mod cleanup;
 pub mod confine;
 pub mod hooks;
 pub mod layout;
+pub mod macvtap;
 pub mod mount;
 pub mod mountpoints;
 pub mod network;

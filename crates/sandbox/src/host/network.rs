@@ -4,12 +4,20 @@
 //! between the pod network and the VM's virtio-net device untouched. The guest is then given the
 //! same MAC, addresses, MTU and routes (agent `UpdateInterface`, `UpdateRoutes`).
 //!
+//! With Kata's `macvtap` model a macvtap on each interface is the VM's NIC instead
+//! ([`super::macvtap`]). Static neighbours on the interfaces go to the guest too
+//! (`AddARPNeighbors`).
+//!
 //! Source: Kata's `virtcontainers/network_linux.go` and `tc_filter` endpoint handling; the
 //! `internetworking_model` key of `configuration.toml`.
 
 use std::path::{Path, PathBuf};
 
-use kata_netlink::{link, route, tap, tc, Interface, IpNet, Netlink, Route};
+use kata_config::InterNetworkingModel;
+use kata_netlink::{link, neigh, route, tap, tc, Interface, IpNet, Neighbor, Netlink, Route};
+use serde::{Deserialize, Serialize};
+
+use super::macvtap::{self, Restore};
 
 /// Suffix of the tap devices made for a pod (`tap0_kata`), as Kata names them.
 pub const TAP_SUFFIX: &str = "_kata";
@@ -19,8 +27,10 @@ pub const TAP_SUFFIX: &str = "_kata";
 pub struct Endpoint {
     /// The interface CNI made (`eth0`): the guest's interface gets its name, MAC, MTU, addresses.
     pub interface: Interface,
-    /// The tap device in the same namespace, QEMU's end (`tap0_kata`).
+    /// The tap device in the same namespace, QEMU's end (`tap0_kata`): a tap, or a macvtap.
     pub tap: String,
+    /// The macvtap's character device node QEMU is handed open (`macvtap` model only).
+    pub device: Option<PathBuf>,
 }
 
 /// The pod's network as the VM sees it.
@@ -29,6 +39,10 @@ pub struct PodNetwork {
     pub endpoints: Vec<Endpoint>,
     /// Routes of the main table through the endpoints' interfaces.
     pub routes: Vec<Route>,
+    /// Static (permanent) neighbour entries on the endpoints' interfaces.
+    pub neighbors: Vec<Neighbor>,
+    /// What the `macvtap` model took from the interfaces, given back at teardown.
+    pub restore: Vec<Restore>,
 }
 
 /// Why the pod's network could not be connected.
@@ -43,13 +57,22 @@ pub enum NetworkError {
     },
 }
 
-/// Connects every interface of the namespace at `netns` to a new tap (tc mirred both ways);
-/// `owner` (uid, gid) owns the taps when QEMU runs unprivileged. On error nothing is left: the
-/// taps and filters made so far are removed.
-pub fn attach_tcfilter(
-    netns: &Path,
-    owner: Option<(u32, u32)>,
-) -> Result<PodNetwork, NetworkError> {
+/// How the pod's interfaces reach the VM, and where device nodes go.
+#[derive(Debug, Clone)]
+pub struct Attach {
+    /// `tcfilter` or `macvtap` (`none` connects nothing and never gets here).
+    pub model: InterNetworkingModel,
+    /// Owner (uid, gid) of the taps when QEMU runs unprivileged (`tcfilter`).
+    pub owner: Option<(u32, u32)>,
+    /// Directory for the macvtaps' character device nodes (the VM's directory).
+    pub dev_dir: PathBuf,
+}
+
+/// Connects every interface of the namespace at `netns` to the VM as `how.model` says: a new tap
+/// with tc mirred both ways, or a macvtap. On error nothing is left: what was made so far is
+/// removed and the interfaces get back what was taken.
+pub fn attach(netns: &Path, how: &Attach) -> Result<PodNetwork, NetworkError> {
+    let how = how.clone();
     let path = netns.to_owned();
     let wrap = move |what: &str, source| NetworkError::Netlink {
         netns: path.clone(),
@@ -60,20 +83,24 @@ pub fn attach_tcfilter(
     kata_netlink::netns::run_in(&in_ns, move || {
         let mut nl = Netlink::open()?;
         let mut made = Vec::new();
-        let result = connect_all(&mut nl, owner, &mut made);
+        let mut restore = Vec::new();
+        let result = connect_all(&mut nl, &how, &mut made, &mut restore);
         if result.is_err() {
-            undo(&mut nl, &made);
+            undo(&mut nl, &made, &restore);
         }
         result
     })
     .map_err(|e| wrap("connecting the pod's interfaces to the vm", e))
 }
 
-/// What [`attach_tcfilter`] made, for [`detach`]: taps and the interfaces given an ingress qdisc.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What [`attach`] made, for [`detach`]: taps (or macvtaps), the interfaces given an ingress
+/// qdisc, and what the macvtap model took from interfaces.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Made {
     pub taps: Vec<String>,
     pub interfaces: Vec<String>,
+    #[serde(default)]
+    pub restore: Vec<Restore>,
 }
 
 impl PodNetwork {
@@ -84,24 +111,55 @@ impl PodNetwork {
             interfaces: self
                 .endpoints
                 .iter()
+                .filter(|e| e.device.is_none())
                 .map(|e| e.interface.name.clone())
                 .collect(),
+            restore: self.restore.clone(),
         }
     }
 }
 
 fn connect_all(
     nl: &mut Netlink,
-    owner: Option<(u32, u32)>,
+    how: &Attach,
     made: &mut Vec<(String, String)>,
+    restore: &mut Vec<Restore>,
 ) -> kata_netlink::Result<PodNetwork> {
     let links = link::links(nl)?;
     let mut network = PodNetwork::default();
-    for (n, l) in links.iter().filter(|l| is_candidate(l)).enumerate() {
-        network.endpoints.push(connect_one(nl, l, n, owner, made)?);
+    let candidates: Vec<&link::Link> = links.iter().filter(|l| is_candidate(l)).collect();
+    // Read before the macvtap model moves the interfaces' addresses (and their routes) away.
+    let devices: Vec<(u32, String)> = candidates
+        .iter()
+        .map(|l| (l.index, l.name.clone()))
+        .collect();
+    network.neighbors = neigh::static_neighbors(nl, &devices)?;
+    let names: Vec<&str> = candidates.iter().map(|l| l.name.as_str()).collect();
+    network.routes = routes_through(&names)?;
+    for (n, l) in candidates.into_iter().enumerate() {
+        network
+            .endpoints
+            .push(connect(nl, how, l, n, made, restore)?);
     }
-    network.routes = routes_through(&network.endpoints)?;
+    network.restore = restore.clone();
     Ok(network)
+}
+
+fn connect(
+    nl: &mut Netlink,
+    how: &Attach,
+    l: &link::Link,
+    n: usize,
+    made: &mut Vec<(String, String)>,
+    restore: &mut Vec<Restore>,
+) -> kata_netlink::Result<Endpoint> {
+    match how.model {
+        InterNetworkingModel::MacVtap => {
+            let addresses = addresses_of(nl, l.index)?;
+            macvtap::connect(nl, l, addresses, n, &how.dev_dir, made, restore)
+        }
+        _ => connect_one(nl, l, n, how.owner, made),
+    }
 }
 
 /// An interface the pod's network gave it (not `lo`, not one of our taps).
@@ -135,6 +193,7 @@ fn connect_one(
             addresses: addresses_of(nl, l.index)?,
         },
         tap,
+        device: None,
     })
 }
 
@@ -148,11 +207,7 @@ fn addresses_of(nl: &mut Netlink, index: u32) -> kata_netlink::Result<Vec<IpNet>
 
 /// Routes of the main table through the endpoints' interfaces, less the prefix routes the kernel
 /// makes for the addresses itself (in the guest as here).
-fn routes_through(endpoints: &[Endpoint]) -> kata_netlink::Result<Vec<Route>> {
-    let names: Vec<&str> = endpoints
-        .iter()
-        .map(|e| e.interface.name.as_str())
-        .collect();
+fn routes_through(names: &[&str]) -> kata_netlink::Result<Vec<Route>> {
     Ok(route::list_routes()?
         .into_iter()
         .filter(|r| names.contains(&r.device.as_str()))
@@ -162,55 +217,73 @@ fn routes_through(endpoints: &[Endpoint]) -> kata_netlink::Result<Vec<Route>> {
 
 /// Connects the interfaces of `netns` that have an address and are not in `connected` yet (CNI
 /// adds them after the VM started: `ctr run --cni` configures the namespace of the task's pid),
-/// numbering their taps from `first`. Returns the new endpoints and every route through all of
-/// the pod's interfaces. The namespace is the sandbox's own, so its taps go with it.
+/// as `how` says, numbering their taps from `first`. Returns the new endpoints, the routes through
+/// any of the pod's interfaces and the static neighbours of the new ones, both read before the
+/// new interfaces were connected (the macvtap model moves their addresses, and so their routes,
+/// away). The namespace is the sandbox's own, so what is made here goes with it.
 pub fn attach_new(
     netns: &Path,
+    how: &Attach,
     connected: &[String],
     first: usize,
-) -> Result<(Vec<Endpoint>, Vec<Route>), NetworkError> {
+) -> Result<Hotplugged, NetworkError> {
     let connected = connected.to_vec();
+    let how = how.clone();
     let path = netns.to_owned();
     kata_netlink::netns::run_in(netns, move || {
         let mut nl = Netlink::open()?;
         let links = link::links(&mut nl)?;
-        let mut new = Vec::new();
-        let mut made = Vec::new();
-        let fresh = links
+        let mut fresh = Vec::new();
+        for l in links
             .iter()
-            .filter(|l| is_candidate(l) && !connected.contains(&l.name));
-        for l in fresh {
-            if addresses_of(&mut nl, l.index)?.is_empty() {
-                continue; // CNI has not finished with it
+            .filter(|l| is_candidate(l) && !connected.contains(&l.name))
+        {
+            // No address yet: CNI has not finished with it.
+            if !addresses_of(&mut nl, l.index)?.is_empty() {
+                fresh.push(l);
             }
-            match connect_one(&mut nl, l, first + new.len(), None, &mut made) {
-                Ok(e) => new.push(e),
+        }
+        let mut found = Hotplugged::default();
+        if fresh.is_empty() {
+            return Ok(found);
+        }
+        let devices: Vec<(u32, String)> = fresh.iter().map(|l| (l.index, l.name.clone())).collect();
+        found.neighbors = neigh::static_neighbors(&mut nl, &devices)?;
+        let names: Vec<&str> = links
+            .iter()
+            .filter(|l| connected.contains(&l.name))
+            .chain(fresh.iter().copied())
+            .map(|l| l.name.as_str())
+            .collect();
+        found.routes = routes_through(&names)?;
+        let (mut made, mut restore) = (Vec::new(), Vec::new());
+        for l in fresh {
+            let n = first + found.endpoints.len();
+            match connect(&mut nl, &how, l, n, &mut made, &mut restore) {
+                Ok(e) => found.endpoints.push(e),
                 Err(e) => {
-                    undo(&mut nl, &made);
+                    undo(&mut nl, &made, &restore);
                     return Err(e);
                 }
             }
         }
-        let all: Vec<Endpoint> = links
-            .iter()
-            .filter(|l| connected.contains(&l.name))
-            .map(|l| Endpoint {
-                interface: Interface {
-                    name: l.name.clone(),
-                    ..Default::default()
-                },
-                tap: String::new(),
-            })
-            .chain(new.iter().cloned())
-            .collect();
-        let routes = routes_through(&all)?;
-        Ok((new, routes))
+        Ok(found)
     })
     .map_err(|source| NetworkError::Netlink {
         netns: path,
         what: "connecting interfaces added after boot".into(),
         source,
     })
+}
+
+/// What [`attach_new`] connected.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Hotplugged {
+    pub endpoints: Vec<Endpoint>,
+    /// Routes through any of the pod's interfaces.
+    pub routes: Vec<Route>,
+    /// Static neighbours on the new interfaces.
+    pub neighbors: Vec<Neighbor>,
 }
 
 /// Makes a network namespace of the sandbox's own, bound at `path` (an empty file made here), with
@@ -260,8 +333,9 @@ fn is_link_local_v6(n: &IpNet) -> bool {
     matches!(n.addr, std::net::IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80)
 }
 
-/// Removes taps (first of each pair) and ingress qdiscs (second), ignoring what is gone.
-fn undo(nl: &mut Netlink, made: &[(String, String)]) {
+/// Removes taps (first of each pair) and ingress qdiscs (second), ignoring what is gone, then
+/// gives interfaces back what the macvtap model took.
+fn undo(nl: &mut Netlink, made: &[(String, String)], restore: &[Restore]) {
     for (tap, interface) in made.iter().rev() {
         if !tap.is_empty() {
             if let Ok(index) = link::index_of(nl, tap) {
@@ -274,9 +348,10 @@ fn undo(nl: &mut Netlink, made: &[(String, String)]) {
             }
         }
     }
+    macvtap::restore_all(nl, restore);
 }
 
-/// Removes what [`attach_tcfilter`] made in `netns`: the taps, and the ingress qdiscs (with their
+/// Removes what [`attach`] made in `netns`: the taps, and the ingress qdiscs (with their
 /// filters) of the pod's interfaces. A namespace or device already gone is not an error (CNI may
 /// have deleted the namespace first).
 pub fn detach(netns: &Path, made: &Made) -> Result<(), NetworkError> {
@@ -290,9 +365,10 @@ pub fn detach(netns: &Path, made: &Made) -> Result<(), NetworkError> {
         .chain(made.interfaces.iter().map(|i| (String::new(), i.clone())))
         .collect();
     let path = netns.to_owned();
+    let restore = made.restore.clone();
     let result = kata_netlink::netns::run_in(netns, move || {
         let mut nl = Netlink::open()?;
-        undo(&mut nl, &pairs);
+        undo(&mut nl, &pairs, &restore);
         Ok(())
     });
     match result {

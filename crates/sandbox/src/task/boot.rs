@@ -13,14 +13,29 @@ use crate::host::layout::{GUEST_SHARED_DIR, SHARED_FS_TAG};
 use crate::host::{mount, shared};
 use crate::vm::{LaunchPlan, StepLog, VmControl};
 
-/// The virtio-fs share as the agent mounts it.
-pub(crate) fn shared_fs_storage() -> Storage {
-    Storage {
-        driver: "virtio-fs".into(),
-        source: SHARED_FS_TAG.into(),
-        fstype: "virtiofs".into(),
-        mount_point: GUEST_SHARED_DIR.into(),
-        ..Default::default()
+/// The shared directory as the agent mounts it: virtio-fs, or 9p with `msize` (the options of
+/// Kata's `kata_agent.go`).
+pub(crate) fn shared_fs_storage(ninep_msize: Option<u32>) -> Storage {
+    match ninep_msize {
+        None => Storage {
+            driver: "virtio-fs".into(),
+            source: SHARED_FS_TAG.into(),
+            fstype: "virtiofs".into(),
+            mount_point: GUEST_SHARED_DIR.into(),
+            ..Default::default()
+        },
+        Some(msize) => Storage {
+            driver: "9p".into(),
+            source: SHARED_FS_TAG.into(),
+            fstype: "9p".into(),
+            options: vec![
+                "trans=virtio,version=9p2000.L,cache=mmap".into(),
+                "nodev".into(),
+                format!("msize={msize}"),
+            ],
+            mount_point: GUEST_SHARED_DIR.into(),
+            ..Default::default()
+        },
     }
 }
 
@@ -102,7 +117,7 @@ impl SandboxTask {
             sandbox_id: self.layout.sandbox_id.clone(),
             hostname: req.hostname,
             dns: req.dns,
-            storages: vec![shared_fs_storage()],
+            storages: vec![shared_fs_storage(self.options.shared_fs_9p_msize)],
             sandbox_pidns: self.options.sandbox_pidns,
             guest_hook_path: self.options.guest_hook_path.clone(),
             kernel_modules: self.options.kernel_modules.clone(),

@@ -43,6 +43,8 @@ pub use deadline::AgentTimeouts;
 pub struct SandboxOptions {
     pub guest_hook_path: String,
     pub kernel_modules: Vec<String>,
+    /// The shared directory is 9p with this `msize` (`shared_fs = "virtio-9p"`); `None`: virtio-fs.
+    pub shared_fs_9p_msize: Option<u32>,
     pub sandbox_pidns: bool,
     /// Seconds the agent gets to remove a container.
     pub remove_timeout_secs: u32,
@@ -59,6 +61,7 @@ impl Default for SandboxOptions {
         Self {
             guest_hook_path: String::new(),
             kernel_modules: Vec::new(),
+            shared_fs_9p_msize: None,
             sandbox_pidns: false,
             remove_timeout_secs: 10,
             timeouts: AgentTimeouts::default(),

@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use kata_netlink::{Interface, Route};
+use kata_netlink::{Interface, Neighbor, Route};
 use kata_protocols::types as pb;
 
 fn family(ip: &IpAddr) -> pb::IPFamily {
@@ -47,6 +47,21 @@ pub(crate) fn route_pb(r: &Route) -> pb::Route {
     out
 }
 
+/// A static neighbour as Kata's runtime sends it in `AddARPNeighbors` (`toIPAddress` with the
+/// family, the device's name, the link-layer address, the kernel's state and flags).
+pub(crate) fn neighbor_pb(n: &Neighbor) -> pb::ARPNeighbor {
+    let mut out = pb::ARPNeighbor::new();
+    let mut ip = pb::IPAddress::new();
+    ip.family = family(&n.ip).into();
+    ip.address = n.ip.to_string();
+    out.toIPAddress = Some(ip).into();
+    out.device = n.device.clone();
+    out.lladdr = n.lladdr.clone();
+    out.state = i32::from(n.state);
+    out.flags = i32::from(n.flags);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,5 +86,23 @@ mod tests {
         };
         let r = route_pb(&default);
         assert_eq!((r.dest.as_str(), r.gateway.as_str()), ("", "10.88.77.1"));
+    }
+
+    #[test]
+    fn a_static_neighbour_travels_with_its_device_and_state() {
+        let n = Neighbor {
+            ip: "10.88.77.9".parse().expect("ip"),
+            device: "eth0".into(),
+            lladdr: "02:00:00:00:00:09".into(),
+            state: 0x80,
+            flags: 0,
+        };
+        let pb = neighbor_pb(&n);
+        assert_eq!(pb.toIPAddress.address, "10.88.77.9");
+        assert_eq!(
+            (pb.device.as_str(), pb.lladdr.as_str()),
+            ("eth0", "02:00:00:00:00:09")
+        );
+        assert_eq!(pb.state, 0x80);
     }
 }

@@ -1,0 +1,360 @@
+//! The `[hypervisor.qemu]` and `[agent.kata]` keys a QEMU user of Kata relies on take effect where
+//! they land: QEMU's command line and memory, virtiofsd's arguments, the guest (devices, kernel
+//! modules), and asset hashes that refuse a pod naming the asset.
+//!
+//! Each test boots one or two pods (a TCG boot takes ~5 s) with several keys at once.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use kata_e2e_tests::{assert_no_leftovers, only_pid, repo_root, PrivateContainerd};
+
+const TEARDOWN: Duration = Duration::from_secs(20);
+const QEMU: &str = "qemu-system-x86_64";
+
+/// Sets `key = value` in `[section]` of a configuration's text: the line of the key (commented
+/// out or not) is replaced, else the key is added right after the section header.
+fn set_key(text: &str, section: &str, key: &str, value: &str) -> String {
+    let header = format!("[{section}]");
+    let mut out = Vec::new();
+    let mut in_section = false;
+    let mut done = false;
+    let mut header_at = None;
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('[') {
+            in_section = trimmed.starts_with(&header);
+            if in_section {
+                header_at = Some(out.len());
+            }
+        } else if in_section && !done {
+            let bare = trimmed.trim_start_matches('#').trim_start();
+            if bare
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+            {
+                out.push(format!("{key} = {value}"));
+                done = true;
+                continue;
+            }
+        }
+        out.push(line.to_string());
+    }
+    if !done {
+        let at = header_at.unwrap_or_else(|| panic!("no {header} in the configuration"));
+        out.insert(at + 1, format!("{key} = {value}"));
+    }
+    out.join("\n") + "\n"
+}
+
+fn qemu_keys(text: String, keys: &[(&str, &str)]) -> String {
+    keys.iter()
+        .fold(text, |t, (k, v)| set_key(&t, "hypervisor.qemu", k, v))
+}
+
+/// The NUL-separated command line of `pid`, as one string with spaces.
+fn cmdline(pid: u32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .unwrap_or_default()
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn assert_has(haystack: &str, needle: &str, what: &str) {
+    assert!(
+        haystack.contains(needle),
+        "{what}: {needle:?} missing in {haystack}"
+    );
+}
+
+fn sha512(path: &Path) -> String {
+    let out = Command::new("sha512sum")
+        .arg(path)
+        .output()
+        .expect("sha512sum");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn meminfo(key: &str) -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Reserves huge pages for the test and gives the old count back when dropped.
+struct HugePages {
+    before: String,
+}
+
+const NR_HUGEPAGES: &str = "/proc/sys/vm/nr_hugepages";
+
+impl HugePages {
+    fn reserve(pages: u64) -> Self {
+        let before = std::fs::read_to_string(NR_HUGEPAGES).expect("read nr_hugepages");
+        let want = before.trim().parse::<u64>().unwrap_or(0) + pages;
+        std::fs::write(NR_HUGEPAGES, want.to_string()).expect("write nr_hugepages");
+        Self { before }
+    }
+}
+
+impl Drop for HugePages {
+    fn drop(&mut self) {
+        let _ = std::fs::write(NR_HUGEPAGES, self.before.trim());
+    }
+}
+
+#[test]
+fn machine_cpu_rng_memory_balloon_and_virtiofsd_keys_act() {
+    assert_no_leftovers(TEARDOWN);
+    let kernel = repo_root().join("build/image/vmlinux.container");
+    let c = PrivateContainerd::start_edited(|t| {
+        qemu_keys(
+            t,
+            &[
+                ("machine_accelerators", "\"smm=off\""),
+                ("cpu_features", "\"pmu=off\""),
+                ("entropy_source", "\"/dev/urandom\""),
+                ("default_memory", "512"),
+                ("file_mem_backend", "\"/dev/shm\""),
+                ("enable_mem_prealloc", "true"),
+                ("reclaim_guest_freed_memory", "true"),
+                ("virtio_fs_cache", "\"always\""),
+                ("virtio_fs_queue_size", "512"),
+                (
+                    "virtio_fs_extra_args",
+                    "[\"--thread-pool-size=1\", \"--announce-submounts\"]",
+                ),
+                ("enable_annotations", "[\"kernel_hash\"]"),
+            ],
+        )
+    })
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    // The right kernel hash lets the pod boot.
+    let hash = format!(
+        "io.katacontainers.config.hypervisor.kernel_hash={}",
+        sha512(&kernel)
+    );
+    c.run_detached("keys1", &[hash.as_str()]);
+
+    let qemu = only_pid(QEMU);
+    let line = cmdline(qemu);
+    assert_has(&line, "-machine pc,smm=off", "machine_accelerators");
+    assert_has(&line, "-cpu qemu64,pmu=off", "cpu_features");
+    assert_has(
+        &line,
+        "rng-random,id=rng0,filename=/dev/urandom",
+        "entropy_source",
+    );
+    assert_has(&line, "virtio-rng-pci,rng=rng0", "entropy_source");
+    assert_has(
+        &line,
+        "memory-backend-file,id=mem,size=512M,mem-path=/dev/shm,share=on,prealloc=on",
+        "file_mem_backend + enable_mem_prealloc",
+    );
+    assert_has(
+        &line,
+        "virtio-balloon-pci,id=balloon0,deflate-on-oom=on,free-page-reporting=on",
+        "reclaim_guest_freed_memory",
+    );
+    assert_has(&line, "queue-size=512", "virtio_fs_queue_size");
+
+    // Guest RAM is a file in /dev/shm, entirely resident (preallocated) before the guest used it.
+    let smaps = std::fs::read_to_string(format!("/proc/{qemu}/smaps")).expect("smaps");
+    let mut lines = smaps.lines();
+    let mut ram_rss_kib = None;
+    while let Some(l) = lines.next() {
+        if l.contains("/dev/shm/") && l.contains("qemu_back_mem") {
+            ram_rss_kib = lines
+                .find_map(|l| l.strip_prefix("Rss:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok());
+            break;
+        }
+    }
+    let rss = ram_rss_kib.unwrap_or_else(|| panic!("no /dev/shm backing file mapped by qemu"));
+    assert!(
+        rss >= 500 * 1024,
+        "guest RAM preallocated: {rss} KiB resident of 512 MiB"
+    );
+
+    let virtiofsd = cmdline(only_pid("virtiofsd"));
+    assert_has(&virtiofsd, "--cache=always", "virtio_fs_cache");
+    assert_has(
+        &virtiofsd,
+        "--thread-pool-size=1 --announce-submounts",
+        "virtio_fs_extra_args",
+    );
+
+    // The guest: the host's entropy feeds its hardware rng; the balloon is on its virtio bus.
+    let rng = c.exec_output(
+        "keys1",
+        "rng",
+        &["cat", "/sys/devices/virtual/misc/hw_random/rng_current"],
+    );
+    assert!(rng.starts_with("virtio_rng"), "guest hw_random: {rng:?}");
+    let devices = c.exec_output(
+        "keys1",
+        "vdev",
+        &["sh", "-c", "cat /sys/bus/virtio/devices/*/device"],
+    );
+    assert!(
+        devices.lines().any(|d| d.trim() == "0x0005"),
+        "virtio balloon (device id 5) in the guest: {devices}"
+    );
+    c.remove("keys1");
+    drop(c);
+    assert_no_leftovers(TEARDOWN);
+}
+
+#[test]
+fn hugepages_back_guest_ram_and_kernel_modules_are_loaded_or_refuse_the_pod() {
+    assert_no_leftovers(TEARDOWN);
+    // 512 MiB of 2 MiB pages, plus a few spare.
+    let _pages = HugePages::reserve(260);
+    let free_before = meminfo("HugePages_Free:");
+    assert!(free_before >= 256, "huge pages reserved: {free_before}");
+    let c = PrivateContainerd::start_edited(|t| {
+        let t = qemu_keys(
+            t,
+            &[("default_memory", "512"), ("enable_hugepages", "true")],
+        );
+        set_key(
+            &t,
+            "agent.kata",
+            "kernel_modules",
+            "[\"virtio_rng\", \"vsock\"]",
+        )
+    })
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    c.run_detached("keys2", &[]);
+    let line = cmdline(only_pid(QEMU));
+    assert_has(
+        &line,
+        "memory-backend-memfd,id=mem,size=512M,hugetlb=on,share=on,prealloc=on",
+        "enable_hugepages",
+    );
+    let used = free_before.saturating_sub(meminfo("HugePages_Free:"));
+    assert!(used >= 256, "guest RAM in huge pages: {used} pages used");
+    let modules = c.exec_output("keys2", "mods", &["cat", "/proc/modules"]);
+    assert!(
+        modules.lines().any(|l| l.starts_with("virtio_rng ")),
+        "{modules}"
+    );
+    c.remove("keys2");
+    drop(c);
+    assert_no_leftovers(TEARDOWN);
+
+    // A module the guest does not have fails the sandbox, naming it (as Kata's agent does).
+    let c = PrivateContainerd::start_edited(|t| {
+        set_key(
+            &t,
+            "agent.kata",
+            "kernel_modules",
+            "[\"kata_no_such_module param=1\"]",
+        )
+    })
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    let out = c.run_rm("keys3", &[], &["true"]).expect("ctr run");
+    assert_ne!(out.code, Some(0), "the pod must be refused");
+    assert_has(&out.stderr, "kata_no_such_module", "kernel_modules error");
+    drop(c);
+    assert_no_leftovers(TEARDOWN);
+}
+
+#[test]
+fn a_wrong_asset_hash_or_an_unsupported_value_refuses_the_pod_naming_it() {
+    assert_no_leftovers(TEARDOWN);
+    let kernel = repo_root().join("build/image/vmlinux.container");
+    let right = sha512(&kernel);
+    let c = PrivateContainerd::start_edited(|t| {
+        qemu_keys(t, &[("enable_annotations", "[\"kernel_hash\"]")])
+    })
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    let wrong = "0".repeat(128);
+    let annotation = format!("io.katacontainers.config.hypervisor.kernel_hash={wrong}");
+    let out = c
+        .run_rm("hash1", &["--annotation", &annotation], &["true"])
+        .expect("ctr run");
+    assert_ne!(out.code, Some(0), "a wrong kernel hash must refuse the pod");
+    for needle in ["asset kernel", wrong.as_str(), right.as_str()] {
+        assert_has(&out.stderr, needle, "kernel_hash error");
+    }
+    assert!(no_qemu_running(), "no VM may boot with a wrong kernel hash");
+    drop(c);
+
+    // A value that cannot take effect here is refused naming key and value.
+    let c = PrivateContainerd::start_edited(|t| qemu_keys(t, &[("virtio_fs_cache_size", "1024")]))
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let out = c.run_rm("dax1", &[], &["true"]).expect("ctr run");
+    assert_ne!(out.code, Some(0), "virtio_fs_cache_size must be refused");
+    assert_has(&out.stderr, "virtio_fs_cache_size", "refusal");
+    assert_has(&out.stderr, "1024", "refusal");
+    drop(c);
+    assert_no_leftovers(TEARDOWN);
+}
+
+fn no_qemu_running() -> bool {
+    kata_e2e_tests::pids_named(QEMU).is_empty()
+}
+
+/// Whether the guest kernel of the built image can mount 9p: the module is in the image's list,
+/// or the kernel's configuration (`kernel-config` beside the image, if the builder leaves one)
+/// has it built in.
+fn guest_has_9p() -> bool {
+    let dir = repo_root().join("build/image");
+    let modules = std::fs::read_to_string(dir.join("kata-modules")).unwrap_or_default();
+    if modules.lines().any(|l| l.ends_with("/9p.ko")) {
+        return true;
+    }
+    std::fs::read_to_string(dir.join("kernel-config"))
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.trim() == "CONFIG_9P_FS=y")
+}
+
+#[test]
+fn virtio_9p_shares_the_container_files_without_virtiofsd() {
+    if !guest_has_9p() {
+        eprintln!(
+            "SKIPPED: the guest kernel of build/image has no 9p (not in kata-modules, no \
+             CONFIG_9P_FS=y in build/image/kernel-config)"
+        );
+        return;
+    }
+    assert_no_leftovers(TEARDOWN);
+    let c = PrivateContainerd::start_edited(|t| {
+        qemu_keys(t, &[("shared_fs", "\"virtio-9p\""), ("msize_9p", "65536")])
+    })
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    c.run_detached("ninep1", &[]);
+    let line = cmdline(only_pid(QEMU));
+    assert_has(
+        &line,
+        "virtio-9p-pci,fsdev=fs9p,mount_tag=kataShared",
+        "shared_fs",
+    );
+    assert!(
+        kata_e2e_tests::pids_named("virtiofsd").is_empty(),
+        "no virtiofsd with 9p"
+    );
+    // The container's root comes from the share, which the guest mounted as 9p with the msize.
+    let mounts = c.exec_output("ninep1", "m", &["cat", "/proc/mounts"]);
+    let root = mounts
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some("/"))
+        .unwrap_or_default();
+    assert!(root.contains(" 9p "), "container root on 9p: {mounts}");
+    assert_has(root, "msize=65536", "msize_9p");
+    c.remove("ninep1");
+    drop(c);
+    assert_no_leftovers(TEARDOWN);
+}
