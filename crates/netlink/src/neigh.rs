@@ -51,7 +51,9 @@ pub fn add_neighbors(neighbors: &[Neighbor]) -> Result<()> {
 /// devices `devices` (index, name), IPv4 and IPv6: what Kata's runtime sends the agent in
 /// `AddARPNeighbors` (`virtcontainers/network_linux.go`, `generateVCNetworkStructures`).
 pub fn static_neighbors(nl: &mut Netlink, devices: &[(u32, String)]) -> Result<Vec<Neighbor>> {
-    let msgs = nl.dump(RouteNetlinkMessage::GetNeighbour(NeighbourMessage::default()))?;
+    let msgs = nl.dump(RouteNetlinkMessage::GetNeighbour(
+        NeighbourMessage::default(),
+    ))?;
     let mut out = Vec::new();
     for m in msgs {
         let RouteNetlinkMessage::NewNeighbour(n) = m else {

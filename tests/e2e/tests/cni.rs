@@ -157,7 +157,16 @@ fn observe(c: &PrivateContainerd, runtime: &str, id: &str, port: u16) -> String 
     let out = c
         .ctr(
             &[
-                "run", "--rm", "--cni", "--runtime", runtime, IMAGE, id, "sh", "-c", &script,
+                "run",
+                "--rm",
+                "--cni",
+                "--runtime",
+                runtime,
+                IMAGE,
+                id,
+                "sh",
+                "-c",
+                &script,
             ],
             None,
             180,
