@@ -6,6 +6,8 @@
 //! [`netns::run_in`] to act in another one.
 
 mod error;
+#[cfg(feature = "protocols")]
+pub mod grpc;
 pub mod link;
 pub mod macvtap;
 pub mod neigh;

@@ -16,7 +16,7 @@ pub fn update_interface(req: pb::UpdateInterfaceRequest) -> RpcResult<types::Int
         .interface
         .as_ref()
         .ok_or_else(|| AgentError::InvalidArgument("UpdateInterface without interface".into()));
-    let want = map(want.and_then(interface_from_grpc))?;
+    let want = map(want.and_then(|i| interface_from_grpc(i).map_err(AgentError::from)))?;
     tracing::info!(name = %want.name, mac = %want.hw_addr, "update interface");
     map(network::update_interface(&want)).map(|i| interface_to_grpc(&i))
 }
@@ -39,7 +39,8 @@ pub fn update_routes(req: pb::UpdateRoutesRequest) -> RpcResult<pb::Routes> {
     let routes = map(routes
         .iter()
         .map(route_from_grpc)
-        .collect::<Result<Vec<_>, _>>())?;
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(AgentError::from))?;
     tracing::info!(count = routes.len(), "update routes");
     let mut out = pb::Routes::new();
     out.Routes = map(network::update_routes(&routes))?
@@ -67,6 +68,7 @@ pub fn add_arp_neighbors(req: pb::AddARPNeighborsRequest) -> RpcResult<Empty> {
     let list = map(list
         .iter()
         .map(neighbor_from_grpc)
-        .collect::<Result<Vec<_>, _>>())?;
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(AgentError::from))?;
     map(network::add_neighbors(&list)).map(|_| Empty::new())
 }

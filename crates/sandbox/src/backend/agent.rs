@@ -1,6 +1,5 @@
 //! [`Agent`] over the ttRPC `grpc.AgentService` client of `kata-agent-client`.
 
-mod network;
 mod stats;
 
 use std::time::Duration;
@@ -344,7 +343,7 @@ impl Agent for KataAgent {
 
     async fn update_interface(&self, interface: &kata_netlink::Interface) -> AgentResult<()> {
         let mut r = pb::UpdateInterfaceRequest::new();
-        r.interface = Some(network::interface_pb(interface)).into();
+        r.interface = Some(kata_netlink::grpc::interface_to_grpc(interface)).into();
         self.client
             .agent
             .update_interface(short(), &r)
@@ -356,7 +355,10 @@ impl Agent for KataAgent {
     async fn update_routes(&self, routes: &[kata_netlink::Route]) -> AgentResult<()> {
         let mut r = pb::UpdateRoutesRequest::new();
         let mut list = kata_agent_client::kata_protocols::agent::Routes::new();
-        list.Routes = routes.iter().map(network::route_pb).collect();
+        list.Routes = routes
+            .iter()
+            .map(kata_netlink::grpc::route_to_grpc)
+            .collect();
         r.routes = Some(list).into();
         self.client
             .agent
@@ -369,11 +371,27 @@ impl Agent for KataAgent {
     async fn add_arp_neighbors(&self, neighbors: &[kata_netlink::Neighbor]) -> AgentResult<()> {
         let mut r = pb::AddARPNeighborsRequest::new();
         let mut list = kata_agent_client::kata_protocols::agent::ARPNeighbors::new();
-        list.ARPNeighbors = neighbors.iter().map(network::neighbor_pb).collect();
+        list.ARPNeighbors = neighbors
+            .iter()
+            .map(kata_netlink::grpc::neighbor_to_grpc)
+            .collect();
         r.neighbors = Some(list).into();
         self.client
             .agent
             .add_arp_neighbors(short(), &r)
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    async fn online_cpu_mem(&self, nb_cpus: u32, cpu_only: bool) -> AgentResult<()> {
+        let mut r = pb::OnlineCPUMemRequest::new();
+        r.wait = true;
+        r.nb_cpus = nb_cpus;
+        r.cpu_only = cpu_only;
+        self.client
+            .agent
+            .online_cpu_mem(short(), &r)
             .await
             .map_err(err)?;
         Ok(())
