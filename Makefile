@@ -9,11 +9,12 @@ CARGO         ?= cargo
 AGENT_TARGET  := x86_64-unknown-linux-gnu
 AGENT_BIN     := target/$(AGENT_TARGET)/release/kata-agent
 IMAGE_DIR     ?= build/image
+KERNEL_DIR    ?= build/kernel
 HOST_BINS     := kata-runtime containerd-shim-kata-v2 kata-monitor
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: all deps build agent image install uninstall demo test lint unit bench fuzz fuzz-ci soak clean
+.PHONY: all deps build agent kernel image install uninstall demo test lint unit bench fuzz fuzz-ci soak clean
 
 all: build image
 
@@ -29,6 +30,11 @@ build:
 agent:
 	LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=/usr/lib/x86_64-linux-gnu \
 	  RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --target $(AGENT_TARGET) -p kata-agent
+
+## kernel: the guest kernel built from Debian's linux-source-6.1 with tools/osbuilder/kernel/guest.conf,
+## everything built in (cached under /var/cache/kata-rs/kernel); `make image GUEST_KERNEL=built` uses it
+kernel:
+	OUT_DIR=$(CURDIR)/$(KERNEL_DIR) tools/osbuilder/kernel/build-kernel.sh
 
 ## image: the guest kernel and the initrd with the agent as /init
 image: agent

@@ -29,7 +29,36 @@ time_runs() {
         timeout -k 5 180 ctr --address "$sock" run --rm --runtime "$runtime" "$image" "bench-${runtime//./-}-$i-$$" true > /dev/null
         t1=$(now)
         awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f\n", b - a }'
-    done | stats
+    done | tee "$dir/times-$runtime" | stats
+}
+
+# Boot phases of the kata runs, from the containerd log: the shim's "vm boot timeline" (ms since
+# the launch began: daemons started, QMP answering, agent answering) and the guest's own lines
+# forwarded by the shim ("guest boot timeline": init and modules done; "agent serving"), in ms of
+# guest uptime. Prints one median per phase.
+boot_phases() {
+    local log="$dir/containerd.log"
+    grep -E 'vm boot timeline|guest boot timeline|agent serving' "$log" |
+        grep -o 'bench-io-containerd-kata-v2-[0-9]*-[0-9]*\|[a-z_]*_ms=[0-9]*' |
+        awk '/^bench-/ { id = $0; next } { split($0, kv, "="); v[id, kv[1]] = kv[2]; ids[id] = 1 }
+             END { for (i in ids) print v[i, "daemons_ms"], v[i, "qmp_ms"], v[i, "init_ms"],
+                       v[i, "modules_ms"], v[i, "serving_ms"], v[i, "agent_ms"] }' |
+        awk 'NF == 6' > "$dir/phases"
+    median_col() { awk -v c="$1" '{print $c}' "$dir/phases" | sort -n | awk '{a[NR]=$1} END {if (NR == 0) {print "-"; exit} print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+    local daemons qmp init modules serving agent total
+    daemons=$(median_col 1); qmp=$(median_col 2); init=$(median_col 3)
+    modules=$(median_col 4); serving=$(median_col 5); agent=$(median_col 6)
+    total=$(stats < "$dir/times-io.containerd.kata.v2" | awk '{printf "%d", $1 * 1000}')
+    echo "boot phases of \`ctr run --rm true\` with kata-rs, medians of $(wc -l < "$dir/phases") runs, ms:"
+    printf '| %-58s | %8s |\n' "phase" "ms"
+    printf '|%s|%s|\n' "------------------------------------------------------------" "----------"
+    printf '| %-58s | %8s |\n' "vhost-device-vsock started (from the launch)" "$daemons"
+    printf '| %-58s | %8s |\n' "QEMU spawned and QMP answering" "$((qmp - daemons))"
+    printf '| %-58s | %8s |\n' "guest kernel until init (guest uptime)" "$init"
+    printf '| %-58s | %8s |\n' "kernel modules loaded" "$((modules - init))"
+    printf '| %-58s | %8s |\n' "agent serving" "$((serving - modules))"
+    printf '| %-58s | %8s |\n' "agent answering the host (from the launch)" "$agent"
+    printf '| %-58s | %8s |\n' "whole ctr run (shim start, sandbox, container, teardown)" "$total"
 }
 
 # PSS (KiB) summed over the processes whose comm matches one of the names.
@@ -76,6 +105,9 @@ printf '| %-28s | %12s | %12s |\n' "ctr run --rm true, median s" "$k_med" "$r_me
 printf '| %-28s | %12s | %12s |\n' "ctr run --rm true, min s" "$k_min" "$r_min"
 printf '| %-28s | %12s | %12s |\n' "ctr run --rm true, max s" "$k_max" "$r_max"
 printf '| %-28s | %12s | %12s |\n' "idle pod host PSS, MiB" "$((k_pss / 1024))" "$((r_pss / 1024))"
+
+echo
+boot_phases
 
 echo
 echo "guest agent (boot the image, VmRSS of PID 1 read from a container without a PID namespace):"

@@ -271,6 +271,7 @@ mv "$INITRD.tmp.$$" "$INITRD"
 install -m 0644 "$VMLINUX" "$OUT_DIR/vmlinux.container"
 install -m 0644 "$VMLINUZ" "$OUT_DIR/vmlinuz.container"
 echo "$KVER" >"$OUT_DIR/kernel-version"
+install -m 0644 "$KCONFIG" "$OUT_DIR/kernel-config"
 cp "$STAGE/etc/kata-modules" "$OUT_DIR/kata-modules"
 
 log "kernel $KVER ($KERNEL_PKG)"

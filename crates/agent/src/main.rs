@@ -30,7 +30,7 @@ fn main() -> ExitCode {
     let early = if pid1 {
         init::setup_pid1()
     } else {
-        Ok(Vec::new())
+        Ok(Default::default())
     };
 
     let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
@@ -40,10 +40,19 @@ fn main() -> ExitCode {
     let host_log = (cfg.log_vport != 0).then(LogChannel::new);
     logging::init(&cfg.log_level, pid1, host_log.clone());
     match &early {
-        Ok(warnings) => warnings
-            .iter()
-            .chain(cfg_warnings.iter())
-            .for_each(|w| tracing::warn!("{w}")),
+        Ok((warnings, timeline)) => {
+            warnings
+                .iter()
+                .chain(cfg_warnings.iter())
+                .for_each(|w| tracing::warn!("{w}"));
+            if pid1 {
+                tracing::info!(
+                    init_ms = timeline.init_ms,
+                    modules_ms = timeline.modules_ms,
+                    "guest boot timeline (ms of guest uptime)"
+                );
+            }
+        }
         Err(e) => tracing::error!(error = %e, "PID 1 setup failed"),
     }
 
@@ -119,6 +128,7 @@ fn run(cfg: config::AgentConfig, pid1: bool, host_log: Option<LogChannel>) -> an
         ));
         let shutdown = Arc::new(Notify::new());
         let service = rpc::Service::new(sandbox, pid1, shutdown.clone());
+        tracing::info!(serving_ms = init::uptime_ms(), "agent serving (ms of guest uptime)");
         rpc::serve(&cfg.server_addr, service, shutdown).await
     })
 }

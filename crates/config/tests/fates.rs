@@ -159,8 +159,6 @@ fn absent_zero_and_inert_values_do_not_warn_but_are_listed() {
     assert_eq!(
         names,
         [
-            "hypervisor.qemu.shared_fs",
-            "hypervisor.qemu.virtio_fs_queue_size",
             "factory.vm_cache_number",
             "runtime.enable_pprof"
         ]

@@ -1,7 +1,9 @@
 //! The QEMU driver behind the `kata_hypervisor` traits.
 
 use async_trait::async_trait;
-use kata_hypervisor::{HotplugDevice, Hypervisor, HypervisorError, Vm, VmExit, VmSpec};
+use kata_hypervisor::{
+    HotplugDevice, Hypervisor, HypervisorError, Resized, Vm, VmExit, VmSpec,
+};
 
 use crate::vm::{QemuVm, Timeouts};
 
@@ -57,6 +59,32 @@ impl Vm for QemuVm {
             .await
             .map_err(|e| HypervisorError::Unplug {
                 device: id.to_string(),
+                source: Box::new(e),
+            })
+    }
+
+    async fn resize_vcpus(&self, vcpus: u32) -> Result<Option<Resized>, HypervisorError> {
+        QemuVm::resize_vcpus(self, vcpus)
+            .await
+            .map(Some)
+            .map_err(|e| HypervisorError::Resize {
+                id: self.id().to_string(),
+                what: "vCPUs",
+                source: Box::new(e),
+            })
+    }
+
+    async fn resize_memory(
+        &self,
+        mib: u32,
+        block_mib: u32,
+    ) -> Result<Option<Resized>, HypervisorError> {
+        QemuVm::resize_memory(self, mib, block_mib)
+            .await
+            .map(Some)
+            .map_err(|e| HypervisorError::Resize {
+                id: self.id().to_string(),
+                what: "memory",
                 source: Box::new(e),
             })
     }

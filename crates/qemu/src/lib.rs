@@ -20,6 +20,7 @@ mod error;
 mod hotplug;
 mod process;
 pub mod qmp;
+mod resize;
 mod vm;
 
 pub use driver::Qemu;

@@ -190,6 +190,39 @@ async fn collect_stderr(mut pipe: ChildStderr, keep: Arc<Mutex<Vec<u8>>>) {
     }
 }
 
+/// Makes `cmd` inherit each open file of `files` at the descriptor number given with it (the
+/// parent's copies stay close-on-exec and close when the command is dropped). Every source is
+/// first moved above the targets, so no target overwrites a source still to be placed.
+pub(crate) fn pass_fds(cmd: &mut Command, files: Vec<(std::fs::File, i32)>) {
+    use std::os::fd::AsRawFd;
+    if files.is_empty() {
+        return;
+    }
+    let above = files.iter().map(|(_, to)| *to).max().unwrap_or(0) + 1;
+    // SAFETY: the closure runs in the forked child before exec and makes only async-signal-safe
+    // calls (fcntl, dup2) on descriptors the closure owns (open until the command is dropped);
+    // the Vec of moved descriptors is allocated before the fork, never in the child.
+    unsafe {
+        let mut moved: Vec<i32> = Vec::with_capacity(files.len());
+        cmd.pre_exec(move || {
+            moved.clear();
+            for (file, _) in &files {
+                let fd = libc::fcntl(file.as_raw_fd(), libc::F_DUPFD_CLOEXEC, above);
+                if fd < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                moved.push(fd);
+            }
+            for (fd, (_, to)) in moved.iter().zip(&files) {
+                if libc::dup2(*fd, *to) != *to {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,38 +304,5 @@ mod tests {
         drop(p);
         let _ = rx.wait_for(Option::is_some).await;
         assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
-    }
-}
-
-/// Makes `cmd` inherit each open file of `files` at the descriptor number given with it (the
-/// parent's copies stay close-on-exec and close when the command is dropped). Every source is
-/// first moved above the targets, so no target overwrites a source still to be placed.
-pub(crate) fn pass_fds(cmd: &mut Command, files: Vec<(std::fs::File, i32)>) {
-    use std::os::fd::AsRawFd;
-    if files.is_empty() {
-        return;
-    }
-    let above = files.iter().map(|(_, to)| *to).max().unwrap_or(0) + 1;
-    // SAFETY: the closure runs in the forked child before exec and makes only async-signal-safe
-    // calls (fcntl, dup2) on descriptors the closure owns (open until the command is dropped);
-    // the Vec of moved descriptors is allocated before the fork, never in the child.
-    unsafe {
-        let mut moved: Vec<i32> = Vec::with_capacity(files.len());
-        cmd.pre_exec(move || {
-            moved.clear();
-            for (file, _) in &files {
-                let fd = libc::fcntl(file.as_raw_fd(), libc::F_DUPFD_CLOEXEC, above);
-                if fd < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                moved.push(fd);
-            }
-            for (fd, (_, to)) in moved.iter().zip(&files) {
-                if libc::dup2(*fd, *to) != *to {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
     }
 }

@@ -52,6 +52,8 @@ pub struct QemuVm {
     timeouts: Timeouts,
     hotplug_bus: Option<String>,
     pub(crate) plugged: Plugged,
+    /// Room for vCPU and memory hotplug ([`crate::resize`]).
+    pub(crate) room: crate::resize::Room,
 }
 
 fn require_file(what: &'static str, path: &Path) -> Result<(), QemuError> {
@@ -166,6 +168,7 @@ impl QemuVm {
                 timeouts,
                 hotplug_bus: (spec.pci_bridges > 0).then(|| "pci-bridge-0".to_string()),
                 plugged: Plugged::default(),
+                room: crate::resize::Room::from_spec(&spec),
             }),
             Err(e) => {
                 process.kill().await;

@@ -121,6 +121,15 @@ pub trait Agent: Send + Sync + 'static {
             "AddARPNeighbors: this agent does not take neighbours",
         ))
     }
+    /// `OnlineCPUMem`: the guest brings hot-added CPUs online until `nb_cpus` are online (0: no
+    /// CPU), and, unless `cpu_only`, every offline memory block.
+    async fn online_cpu_mem(&self, nb_cpus: u32, cpu_only: bool) -> AgentResult<()> {
+        let _ = (nb_cpus, cpu_only);
+        Err(AgentError::new(
+            crate::error::ErrorKind::Unimplemented,
+            "OnlineCPUMem: this agent does not online CPUs or memory",
+        ))
+    }
     /// `GetMetrics`: the guest's and the agent's metrics in the Prometheus text format.
     async fn get_metrics(&self) -> AgentResult<String> {
         Err(AgentError::new(

@@ -96,6 +96,13 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// Growing or shrinking the VM (vCPU/memory hotplug) for its containers' resources failed.
+    #[error("cannot resize the vm of sandbox {sandbox_id}")]
+    Resize {
+        sandbox_id: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("cannot load the configuration")]
     Config(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("cannot read the oci spec")]
@@ -133,9 +140,11 @@ impl Error {
             Error::Unsupported(_) => ErrorKind::Unimplemented,
             Error::Agent { source, .. } => source.kind,
             Error::AgentDeadline { .. } => ErrorKind::DeadlineExceeded,
-            Error::Boot { .. } | Error::Config(_) | Error::Io { .. } | Error::StateParse { .. } => {
-                ErrorKind::Internal
-            }
+            Error::Boot { .. }
+            | Error::Resize { .. }
+            | Error::Config(_)
+            | Error::Io { .. }
+            | Error::StateParse { .. } => ErrorKind::Internal,
         }
     }
 

@@ -95,4 +95,27 @@ pub trait VmControl: Send + Sync + 'static {
     async fn exited(&self);
     /// Stops the VM and its daemons (graceful first, then by force).
     async fn stop(&self);
+    /// Connects what appeared in the VM's own network namespace since the last look, before a
+    /// container starts (`ctr run --cni` runs CNI between task create and start). The default
+    /// does nothing.
+    async fn sync_network(&self) {}
+    /// Brings the VM to `vcpus` vCPUs within the room it booted with (vCPU hotplug); the counts
+    /// before and after. `None`: this VM cannot resize (the default).
+    async fn resize_vcpus(
+        &self,
+        vcpus: u32,
+    ) -> Result<Option<kata_hypervisor::Resized>, Box<dyn std::error::Error + Send + Sync>> {
+        let _ = vcpus;
+        Ok(None)
+    }
+    /// Grows guest memory towards `mib` MiB in blocks of `block_mib` (memory hotplug); MiB
+    /// before and after. `None`: this VM cannot resize (the default).
+    async fn resize_memory(
+        &self,
+        mib: u32,
+        block_mib: u32,
+    ) -> Result<Option<kata_hypervisor::Resized>, Box<dyn std::error::Error + Send + Sync>> {
+        let _ = (mib, block_mib);
+        Ok(None)
+    }
 }

@@ -4,13 +4,23 @@
 //!
 //! Each test boots one or two pods (a TCG boot takes ~5 s) with several keys at once.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use kata_e2e_tests::{assert_no_leftovers, only_pid, repo_root, PrivateContainerd};
 
 const TEARDOWN: Duration = Duration::from_secs(20);
+
+/// The tests look for the one QEMU and virtiofsd on the host: one pod at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 const QEMU: &str = "qemu-system-x86_64";
 
 /// Sets `key = value` in `[section]` of a configuration's text: the line of the key (commented
@@ -70,6 +80,13 @@ fn assert_has(haystack: &str, needle: &str, what: &str) {
     );
 }
 
+/// The guest image the test configuration boots (as `kata_e2e_tests::test_config` finds it).
+fn image_dir() -> PathBuf {
+    std::env::var_os("KATA_TEST_IMAGE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("build/image"))
+}
+
 fn sha512(path: &Path) -> String {
     let out = Command::new("sha512sum")
         .arg(path)
@@ -115,8 +132,9 @@ impl Drop for HugePages {
 
 #[test]
 fn machine_cpu_rng_memory_balloon_and_virtiofsd_keys_act() {
+    let _serial = serial();
     assert_no_leftovers(TEARDOWN);
-    let kernel = repo_root().join("build/image/vmlinux.container");
+    let kernel = image_dir().join("vmlinux.container");
     let c = PrivateContainerd::start_edited(|t| {
         qemu_keys(
             t,
@@ -217,6 +235,7 @@ fn machine_cpu_rng_memory_balloon_and_virtiofsd_keys_act() {
 
 #[test]
 fn hugepages_back_guest_ram_and_kernel_modules_are_loaded_or_refuse_the_pod() {
+    let _serial = serial();
     assert_no_leftovers(TEARDOWN);
     // 512 MiB of 2 MiB pages, plus a few spare.
     let _pages = HugePages::reserve(260);
@@ -272,8 +291,9 @@ fn hugepages_back_guest_ram_and_kernel_modules_are_loaded_or_refuse_the_pod() {
 
 #[test]
 fn a_wrong_asset_hash_or_an_unsupported_value_refuses_the_pod_naming_it() {
+    let _serial = serial();
     assert_no_leftovers(TEARDOWN);
-    let kernel = repo_root().join("build/image/vmlinux.container");
+    let kernel = image_dir().join("vmlinux.container");
     let right = sha512(&kernel);
     let c = PrivateContainerd::start_edited(|t| {
         qemu_keys(t, &[("enable_annotations", "[\"kernel_hash\"]")])
@@ -310,7 +330,7 @@ fn no_qemu_running() -> bool {
 /// or the kernel's configuration (`kernel-config` beside the image, if the builder leaves one)
 /// has it built in.
 fn guest_has_9p() -> bool {
-    let dir = repo_root().join("build/image");
+    let dir = image_dir();
     let modules = std::fs::read_to_string(dir.join("kata-modules")).unwrap_or_default();
     if modules.lines().any(|l| l.ends_with("/9p.ko")) {
         return true;
@@ -323,6 +343,7 @@ fn guest_has_9p() -> bool {
 
 #[test]
 fn virtio_9p_shares_the_container_files_without_virtiofsd() {
+    let _serial = serial();
     if !guest_has_9p() {
         eprintln!(
             "SKIPPED: the guest kernel of build/image has no 9p (not in kata-modules, no \

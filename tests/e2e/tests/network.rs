@@ -403,8 +403,8 @@ fn an_interface_added_after_the_task_started_is_hot_plugged_as_ctr_run_cni_needs
 
 /// The `macvtap` model: a prepared namespace and an interface added after start both reach the
 /// pod as with `tcfilter` (the runc oracle's outcome is the one asserted above); the guest gets
-/// the static neighbour; after removal the namespace's `eth0` has its MAC and address back and no
-/// macvtap is left.
+/// the static neighbour; after removal the namespace's `eth0` has its MAC, address, default route
+/// and static neighbour back and no macvtap is left.
 #[test]
 fn the_macvtap_model_connects_the_pod_and_gives_the_interface_back() {
     assert_no_leftovers(TEARDOWN);
@@ -461,6 +461,16 @@ fn the_macvtap_model_connects_the_pod_and_gives_the_interface_back() {
     assert!(
         addr.contains("10.205.0.2/24"),
         "eth0's address not given back: {addr}"
+    );
+    let routes = ip(&["-n", &ns.name, "route", "show"]);
+    assert!(
+        routes.contains("default via 10.205.0.1"),
+        "eth0's default route not given back: {routes}"
+    );
+    let neighbours = ip(&["-n", &ns.name, "neigh", "show", "nud", "permanent"]);
+    assert!(
+        neighbours.contains("10.205.0.77") && neighbours.contains(STATIC_MAC),
+        "eth0's static neighbour not given back: {neighbours}"
     );
     drop(ns);
     let hot = observe_hotplug(&c, kata_e2e_tests::RUNTIME, "mvh", 206);

@@ -26,14 +26,39 @@ use crate::error::Result;
 /// PATH given to the agent and inherited by hooks and helpers.
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/// Milliseconds since the guest kernel started (`CLOCK_BOOTTIME`), 0 if unreadable.
+pub fn uptime_ms() -> u64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_BOOTTIME)
+        .map(|t| {
+            u64::try_from(t.tv_sec()).unwrap_or(0) * 1000
+                + u64::try_from(t.tv_nsec()).unwrap_or(0) / 1_000_000
+        })
+        .unwrap_or(0)
+}
+
+/// When PID 1 setup happened, in guest uptime (ms since the kernel started): the boot phases
+/// `make bench` breaks a pod start into.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BootTimeline {
+    /// The kernel handed over to init (the agent).
+    pub init_ms: u64,
+    /// Kernel modules loaded.
+    pub modules_ms: u64,
+}
+
 /// Sets up the guest as PID 1. Returns warnings that should be logged once logging works
-/// (logging itself needs /dev/console, which exists only after this).
-pub fn setup_pid1() -> Result<Vec<String>> {
+/// (logging itself needs /dev/console, which exists only after this), and when it ran.
+pub fn setup_pid1() -> Result<(Vec<String>, BootTimeline)> {
+    let init_ms = uptime_ms();
     let mut warnings = Vec::new();
     mounts::mount_all(Path::new("/"))?;
     for err in modules::load_listed(Path::new(modules::MODULES_LIST)) {
         warnings.push(err.to_string());
     }
+    let timeline = BootTimeline {
+        init_ms,
+        modules_ms: uptime_ms(),
+    };
     if let Err(e) = cgroups::enable_controllers(Path::new(CGROUP_ROOT)) {
         warnings.push(e.to_string());
     }
@@ -46,7 +71,7 @@ pub fn setup_pid1() -> Result<Vec<String>> {
             let _ = nix::unistd::sethostname(name);
         }
     }
-    Ok(warnings)
+    Ok((warnings, timeline))
 }
 
 /// Whether `/` is the initramfs (mount type `rootfs`), on which pivot_root(2) is refused.

@@ -53,6 +53,16 @@ fn record(log: &mut StepLog, name: &str, pid: Option<u32>) {
 #[async_trait]
 impl VmLauncher for QemuLauncher {
     async fn launch(&self, plan: &LaunchPlan, log: &mut StepLog) -> Result<Launched, BoxError> {
+        // Made first: with `sandbox_cgroup_only` the shim joins it, and the daemons and QEMU it
+        // starts next start there too (`host::cgroup`).
+        let pod_cgroup = pod_cgroup(plan, log);
+        if let (Some(cgroup), true) = (&pod_cgroup, self.config.runtime.sandbox_cgroup_only) {
+            let root = std::path::Path::new(cgroup::CGROUP_ROOT);
+            for refused in cgroup::join_self(root, cgroup) {
+                tracing::warn!(sandbox = %plan.sandbox_id, "the shim left out of the pod cgroup: {refused}");
+            }
+        }
+        let started = std::time::Instant::now();
         let vsock_cfg = VsockConfig::in_dir(&plan.vm_dir, GUEST_CID);
         let vsock = VsockDaemon::start(vsock_cfg.clone()).await?;
         record(log, "vhost-device-vsock", vsock.pid());
@@ -81,13 +91,14 @@ impl VmLauncher for QemuLauncher {
         }
         let own_netns = own_netns(plan, log)?;
         let network = connect_network(&self.config, plan, own_netns.as_deref(), &mut spec, log)?;
-        let pod_cgroup = pod_cgroup(plan, log);
         // Bound before QEMU starts: the agent's "I listen" connection must find it (see
         // kata_agent_client::ReadyListener for the vhost-device-vsock stall this avoids).
         let ready = ReadyListener::bind(&vsock_cfg.uds_path)?;
         // vhost-device-vsock runs unprivileged: open the root-bound listener to it.
         vsock.allow_connect(ready.path())?;
+        let qemu_spawn = started.elapsed();
         let vm = QemuVm::start(spec).await?;
+        let qmp_ready = started.elapsed();
         record(log, "qemu", vm.pid());
         let pid = vm.pid().unwrap_or(0);
         if let Some(cgroup) = &pod_cgroup {
@@ -106,6 +117,7 @@ impl VmLauncher for QemuLauncher {
             daemons: Mutex::new((Some(vsock), virtiofsd)),
             log_forwarder: Mutex::new(None),
             hotplug: Mutex::new(None),
+            net_watch: Mutex::new(None),
         };
         let address = AgentAddress::HybridVsock {
             uds_path: vsock_cfg.uds_path.clone(),
@@ -144,6 +156,14 @@ impl VmLauncher for QemuLauncher {
             control.stop().await;
             return Err(Box::new(e));
         }
+        // The host's side of the boot phases (the guest logs its own: "guest boot timeline").
+        tracing::info!(
+            sandbox = %plan.sandbox_id,
+            daemons_ms = qemu_spawn.as_millis(),
+            qmp_ms = qmp_ready.as_millis(),
+            agent_ms = started.elapsed().as_millis(),
+            "vm boot timeline (ms since the launch began)"
+        );
         let log_forwarder = super::agent_log::spawn(
             plan.sandbox_id.clone(),
             vsock_cfg.uds_path.clone(),
@@ -168,13 +188,15 @@ impl VmLauncher for QemuLauncher {
                 owner: None,
                 dev_dir: plan.vm_dir.clone(),
             };
-            let watcher = super::hotplug::spawn(
+            let watch = super::hotplug::NetWatch::new(
                 plan.sandbox_id.clone(),
                 netns,
                 how,
                 Arc::downgrade(&control.vm),
                 agent.clone(),
             );
+            let watcher = watch.spawn();
+            *control.net_watch.lock().await = Some(watch);
             *control.hotplug.lock().await = Some(watcher);
         }
         let channel = GuestChannel {
@@ -370,12 +392,33 @@ struct QemuControl {
     log_forwarder: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// The watch for interfaces added to the sandbox's own netns ([`super::hotplug`]).
     hotplug: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The same watch, looked through once more before a container starts.
+    net_watch: Mutex<Option<Arc<super::hotplug::NetWatch>>>,
 }
 
 #[async_trait]
 impl VmControl for QemuControl {
     fn pid(&self) -> u32 {
         self.pid
+    }
+
+    async fn sync_network(&self) {
+        let watch = self.net_watch.lock().await.clone();
+        if let Some(watch) = watch {
+            watch.scan().await;
+        }
+    }
+
+    async fn resize_vcpus(&self, vcpus: u32) -> Result<Option<kata_hypervisor::Resized>, BoxError> {
+        Ok(Some(self.vm.resize_vcpus(vcpus).await?))
+    }
+
+    async fn resize_memory(
+        &self,
+        mib: u32,
+        block_mib: u32,
+    ) -> Result<Option<kata_hypervisor::Resized>, BoxError> {
+        Ok(Some(self.vm.resize_memory(mib, block_mib).await?))
     }
 
     /// QEMU's end, or a daemon's: without virtiofsd or vhost-device-vsock the guest has lost its

@@ -47,6 +47,7 @@ pub fn from_config_path(
     }
     vm_spec::refuse_unsupported(&config.hypervisor).map_err(|e| Error::Config(Box::new(e)))?;
     asset_hash::verify(&config.hypervisor).map_err(|e| Error::Config(Box::new(e)))?;
+    resources::size_statically(&mut config, spec);
     let timeouts = crate::task::AgentTimeouts {
         create_container: std::time::Duration::from_secs(config.runtime.create_container_timeout),
         ..Default::default()
@@ -59,6 +60,7 @@ pub fn from_config_path(
         timeouts,
         debug: config.runtime.enable_debug,
         agent_debug: config.agent.enable_debug,
+        resources: Some(resources::sizing(&config)),
         ..SandboxOptions::default()
     };
     Ok((Arc::new(QemuLauncher::new(config)), options))

@@ -58,6 +58,14 @@ pub fn refuse_unsupported(h: &HypervisorConfig) -> Result<(), UnsupportedValue> 
             ))
         }
     }
+    if h.shared_fs == FsKind::Virtio9p && h.rootless {
+        return Err(unsupported(
+            "shared_fs",
+            h.shared_fs,
+            "with rootless = true: an unprivileged QEMU cannot serve the sandbox's shared \
+             directory over 9p; use virtio-fs",
+        ));
+    }
     if h.shared_fs == FsKind::VirtioFs {
         if h.virtio_fs_cache_size != 0 {
             return Err(unsupported(
@@ -383,16 +391,23 @@ mod tests {
     #[test]
     fn values_that_cannot_act_are_refused_naming_key_and_value() {
         let dir = tempfile::tempdir().expect("tempdir");
-        for (line, key) in [
-            ("shared_fs = \"none\"", "shared_fs"),
-            ("virtio_fs_cache_size = 1024", "virtio_fs_cache_size"),
-            (
-                "file_mem_backend = \"/nonexistent/mem\"",
-                "file_mem_backend",
-            ),
-        ] {
-            let c = config(dir.path(), line);
-            let err = refuse_unsupported(&c.hypervisor).expect_err(line);
+        // Set after loading, as annotations do (the file's values are refused at load too).
+        let base = config(dir.path(), "");
+        let cases: [(&str, fn(&mut HypervisorConfig)); 4] = [
+            ("shared_fs", |h| h.shared_fs = FsKind::None),
+            ("virtio_fs_cache_size", |h| h.virtio_fs_cache_size = 1024),
+            ("file_mem_backend", |h| {
+                h.file_mem_backend = "/nonexistent/mem".into()
+            }),
+            ("shared_fs", |h| {
+                h.shared_fs = FsKind::Virtio9p;
+                h.rootless = true;
+            }),
+        ];
+        for (key, set) in cases {
+            let mut h = base.hypervisor.clone();
+            set(&mut h);
+            let err = refuse_unsupported(&h).expect_err(key);
             let msg = err.to_string();
             assert!(msg.contains(&format!("hypervisor.qemu.{key}")), "{msg}");
             assert_eq!(err.key, key);

@@ -3,6 +3,12 @@
 //! what the host accounts and limits there (and what containerd's `PodSandboxStats` reads, from the
 //! pod's `cgroup_parent`) is the VM's, as with Kata's sandbox cgroup.
 //!
+//! With `[runtime] sandbox_cgroup_only = true` the shim joins the cgroup before it starts the
+//! daemons, so vhost-device-vsock, virtiofsd and QEMU all start in it (Kata puts the runtime in
+//! the sandbox cgroup the same way); it goes back to its own cgroups before the directory is
+//! removed. With `false`, QEMU alone joins (all its threads: Kata moves only the vCPU threads
+//! there and keeps the rest in an overhead cgroup; kata-rs has no overhead cgroup yet).
+//!
 //! Only the cgroupfs form (`/a/b/c`) is handled; a systemd-style path (`slice:prefix:name`) is
 //! logged and skipped. Directories are created parents first and recorded so that teardown
 //! removes, leaf first and only when empty, those this sandbox made.
@@ -117,6 +123,70 @@ pub fn join(pod: &PodCgroup, pid: u32) -> Vec<String> {
         .collect()
 }
 
+/// Where this process (the shim) lived before it joined a pod cgroup: the pod's leaves, and the
+/// directories to go back to (same order). One shim serves one sandbox, so one record suffices.
+static SHIM_HOME: std::sync::Mutex<Option<(Vec<PathBuf>, Vec<PathBuf>)>> =
+    std::sync::Mutex::new(None);
+
+/// This process's cgroup directory in `hierarchy` (under `root`), from `/proc/self/cgroup`'s
+/// `text`: the `0::` line on cgroup v2, else the line whose controllers name the directory
+/// (`cpu,cpuacct`, `memory`; `name=systemd` for `systemd`).
+pub fn own_dir(root: &Path, hierarchy: &Path, text: &str) -> Option<PathBuf> {
+    let v2 = hierarchy == root;
+    let name = hierarchy.file_name()?.to_string_lossy().into_owned();
+    text.lines().find_map(|line| {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        let matches = if v2 {
+            controllers.is_empty()
+        } else {
+            controllers == name || controllers.strip_prefix("name=") == Some(name.as_str())
+        };
+        matches.then(|| hierarchy.join(path.trim().trim_start_matches('/')))
+    })
+}
+
+/// `sandbox_cgroup_only`: this process (the shim) joins every leaf of `pod`, so that what it
+/// starts from then on (vhost-device-vsock, virtiofsd, QEMU) starts there too, as Kata's
+/// `setupResourceController` does with the runtime's pid. Its own cgroups are remembered for
+/// [`leave_before_removal`]. Returns the leaves that refused.
+pub fn join_self(root: &Path, pod: &PodCgroup) -> Vec<String> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let homes: Vec<PathBuf> = pod
+        .leaves
+        .iter()
+        .map(|leaf| {
+            let hierarchy = hierarchies(root)
+                .into_iter()
+                .find(|h| leaf.starts_with(h))
+                .unwrap_or_else(|| root.to_owned());
+            own_dir(root, &hierarchy, &own).unwrap_or(hierarchy)
+        })
+        .collect();
+    *SHIM_HOME.lock().unwrap_or_else(|p| p.into_inner()) = Some((pod.leaves.clone(), homes));
+    join(pod, std::process::id())
+}
+
+/// Before a pod cgroup directory is removed: a shim that joined it ([`join_self`]) goes back to
+/// its own cgroups (a cgroup with a task in it cannot be removed).
+pub fn leave_before_removal(dir: &Path) {
+    let mut home = SHIM_HOME.lock().unwrap_or_else(|p| p.into_inner());
+    let inside = home
+        .as_ref()
+        .is_some_and(|(leaves, _)| leaves.iter().any(|l| l.starts_with(dir)));
+    if !inside {
+        return;
+    }
+    if let Some((_, homes)) = home.take() {
+        for dir in homes {
+            if let Err(e) = std::fs::write(dir.join("cgroup.procs"), std::process::id().to_string())
+            {
+                tracing::warn!(cgroup = %dir.display(), error = %e, "the shim cannot go back to its cgroup");
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,5 +223,30 @@ mod tests {
         assert_eq!(pod.leaves.len(), 2);
         assert!(create(dir.path(), Path::new("kubepods/x")).is_err());
         assert!(create(dir.path(), Path::new("/kubepods/../../etc")).is_err());
+    }
+
+    #[test]
+    fn own_cgroup_dirs_are_read_for_v1_and_v2() {
+        let root = Path::new("/sys/fs/cgroup");
+        let v1 = "12:cpu,cpuacct:/a/b\n5:memory:/m\n1:name=systemd:/init.scope\n";
+        assert_eq!(
+            own_dir(root, &root.join("cpu,cpuacct"), v1),
+            Some(root.join("cpu,cpuacct/a/b"))
+        );
+        assert_eq!(
+            own_dir(root, &root.join("memory"), v1),
+            Some(root.join("memory/m"))
+        );
+        assert_eq!(
+            own_dir(root, &root.join("systemd"), v1),
+            Some(root.join("systemd/init.scope"))
+        );
+        assert_eq!(own_dir(root, &root.join("pids"), v1), None);
+        let v2 = "0::/user.slice/x.scope\n";
+        assert_eq!(
+            own_dir(root, root, v2),
+            Some(root.join("user.slice/x.scope"))
+        );
+        assert_eq!(own_dir(root, root, "0::/\n"), Some(root.to_owned()));
     }
 }

@@ -124,6 +124,7 @@ async fn run_step(step: &CleanupStep) -> Result<(), String> {
 
 /// `rmdir` of a cgroup; the kernel may report it busy for a moment after its last task exited.
 async fn remove_cgroup(path: &Path) -> Result<(), String> {
+    crate::host::cgroup::leave_before_removal(path);
     for _ in 0..50 {
         match std::fs::remove_dir(path) {
             Ok(()) => return Ok(()),

@@ -55,6 +55,29 @@ pub enum NetworkError {
         #[source]
         source: kata_netlink::Error,
     },
+    #[error("cannot enter network namespace {netns}")]
+    Enter {
+        netns: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl NetworkError {
+    /// `source` of doing `what` in `netns`; failing to enter the namespace is said once.
+    fn of(netns: &Path, what: &str, source: kata_netlink::Error) -> Self {
+        match source {
+            kata_netlink::Error::Netns { source, .. } => NetworkError::Enter {
+                netns: netns.to_owned(),
+                source,
+            },
+            source => NetworkError::Netlink {
+                netns: netns.to_owned(),
+                what: what.to_string(),
+                source,
+            },
+        }
+    }
 }
 
 /// How the pod's interfaces reach the VM, and where device nodes go.
@@ -73,14 +96,7 @@ pub struct Attach {
 /// removed and the interfaces get back what was taken.
 pub fn attach(netns: &Path, how: &Attach) -> Result<PodNetwork, NetworkError> {
     let how = how.clone();
-    let path = netns.to_owned();
-    let wrap = move |what: &str, source| NetworkError::Netlink {
-        netns: path.clone(),
-        what: what.to_string(),
-        source,
-    };
-    let in_ns = netns.to_owned();
-    kata_netlink::netns::run_in(&in_ns, move || {
+    kata_netlink::netns::run_in(netns, move || {
         let mut nl = Netlink::open()?;
         let mut made = Vec::new();
         let mut restore = Vec::new();
@@ -90,7 +106,7 @@ pub fn attach(netns: &Path, how: &Attach) -> Result<PodNetwork, NetworkError> {
         }
         result
     })
-    .map_err(|e| wrap("connecting the pod's interfaces to the vm", e))
+    .map_err(|e| NetworkError::of(netns, "connecting the pod's interfaces to the vm", e))
 }
 
 /// What [`attach`] made, for [`detach`]: taps (or macvtaps), the interfaces given an ingress
@@ -136,11 +152,12 @@ fn connect_all(
     network.neighbors = neigh::static_neighbors(nl, &devices)?;
     let names: Vec<&str> = candidates.iter().map(|l| l.name.as_str()).collect();
     network.routes = routes_through(&names)?;
+    let taken = (network.routes.as_slice(), network.neighbors.as_slice());
+    let mut endpoints = Vec::new();
     for (n, l) in candidates.into_iter().enumerate() {
-        network
-            .endpoints
-            .push(connect(nl, how, l, n, made, restore)?);
+        endpoints.push(connect(nl, how, l, taken, n, made, restore)?);
     }
+    network.endpoints = endpoints;
     network.restore = restore.clone();
     Ok(network)
 }
@@ -149,6 +166,7 @@ fn connect(
     nl: &mut Netlink,
     how: &Attach,
     l: &link::Link,
+    taken: (&[Route], &[Neighbor]),
     n: usize,
     made: &mut Vec<(String, String)>,
     restore: &mut Vec<Restore>,
@@ -156,7 +174,7 @@ fn connect(
     match how.model {
         InterNetworkingModel::MacVtap => {
             let addresses = addresses_of(nl, l.index)?;
-            macvtap::connect(nl, l, addresses, n, &how.dev_dir, made, restore)
+            macvtap::connect(nl, l, addresses, taken, n, &how.dev_dir, made, restore)
         }
         _ => connect_one(nl, l, n, how.owner, made),
     }
@@ -259,7 +277,8 @@ pub fn attach_new(
         let (mut made, mut restore) = (Vec::new(), Vec::new());
         for l in fresh {
             let n = first + found.endpoints.len();
-            match connect(&mut nl, &how, l, n, &mut made, &mut restore) {
+            let taken = (found.routes.as_slice(), found.neighbors.as_slice());
+            match connect(&mut nl, &how, l, taken, n, &mut made, &mut restore) {
                 Ok(e) => found.endpoints.push(e),
                 Err(e) => {
                     undo(&mut nl, &made, &restore);
@@ -269,11 +288,7 @@ pub fn attach_new(
         }
         Ok(found)
     })
-    .map_err(|source| NetworkError::Netlink {
-        netns: path,
-        what: "connecting interfaces added after boot".into(),
-        source,
-    })
+    .map_err(|e| NetworkError::of(&path, "connecting interfaces added after boot", e))
 }
 
 /// What [`attach_new`] connected.
@@ -375,10 +390,6 @@ pub fn detach(netns: &Path, made: &Made) -> Result<(), NetworkError> {
         Ok(()) => Ok(()),
         // The namespace file went away between the check and the open.
         Err(e) if e.errno() == Some(libc::ENOENT) => Ok(()),
-        Err(source) => Err(NetworkError::Netlink {
-            netns: path,
-            what: "removing the pod's taps and filters".into(),
-            source,
-        }),
+        Err(e) => Err(NetworkError::of(&path, "removing the pod's taps and filters", e)),
     }
 }

@@ -130,6 +130,8 @@ pub(crate) struct SandboxTask {
     pub oom_watch: Option<JoinHandle<()>>,
     /// How the host reaches the guest's vsock ports, once booted.
     pub channel: Option<GuestChannel>,
+    /// The containers' CPU and memory, which the VM follows ([`super::resources`]).
+    pub resizer: Arc<super::resources::Resizer>,
 }
 
 impl SandboxTask {
@@ -140,6 +142,7 @@ impl SandboxTask {
         events: mpsc::UnboundedSender<Event>,
     ) -> Self {
         let (internal, internal_rx) = mpsc::unbounded_channel();
+        let resizer = super::resources::Resizer::new(options.resources);
         let state = SandboxState {
             sandbox_id: layout.sandbox_id.clone(),
             ..Default::default()
@@ -163,6 +166,7 @@ impl SandboxTask {
             ready: VecDeque::new(),
             oom_watch: None,
             channel: None,
+            resizer,
         }
     }
 

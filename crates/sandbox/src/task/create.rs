@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::actor::{reply, Done, SandboxTask};
 use super::deadline::with_deadline;
 use super::process::{Container, Process};
+use super::resources::Demand;
 use super::Reply;
 use crate::agent::{Agent, ContainerRequest};
 use crate::error::{Error, Result};
@@ -38,13 +39,26 @@ impl SandboxTask {
             }
         }
         self.persist();
+        // The VM grows first for what the container may use (vCPU/memory hotplug).
+        let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
+        self.resizer.set(&req.id, Demand::of(resources));
+        let resize = self.resize_job();
         let after = self.options.timeouts.create_container;
         let key = ProcessRef::new(req.id.clone(), None);
         self.spawn_call(Some(key), async move {
             let result = match prepared {
                 Ok(request) => {
-                    let call = agent.create_container(request);
-                    with_deadline("CreateContainer", &req.id, after, call).await
+                    let resized = match &resize {
+                        Some(job) => job.run().await,
+                        None => Ok(()),
+                    };
+                    match resized {
+                        Ok(()) => {
+                            let call = agent.create_container(request);
+                            with_deadline("CreateContainer", &req.id, after, call).await
+                        }
+                        Err(e) => Err(e),
+                    }
                 }
                 Err(e) => Err(e),
             };
@@ -95,6 +109,8 @@ impl SandboxTask {
     ) -> Result<u32> {
         let result = result.and_then(|()| self.agent().map(|_| ()));
         if let Err(e) = result {
+            // What grew for it stays (memory is never taken back, as in Kata).
+            self.resizer.remove(&req.id);
             if matches!(e, Error::AgentDeadline { .. }) {
                 self.forget_in_guest(&req.id);
             }

@@ -65,6 +65,7 @@ impl SandboxTask {
     pub(crate) async fn finish_delete(&mut self, cid: &str, pid: u32, exit: Option<ExitStatus>) {
         let steps = self.state.containers.get(cid).cloned().unwrap_or_default();
         self.release_container_steps(cid, &steps).await;
+        self.give_back_resources(cid);
         if let Some(mut c) = self.containers.remove(cid) {
             // Nobody waits on a deleted process forever.
             for (_, mut e) in std::mem::take(&mut c.execs) {

@@ -18,6 +18,7 @@ mod kill;
 mod oom;
 mod ops;
 mod process;
+pub mod resources;
 mod start;
 mod teardown;
 #[cfg(test)]
@@ -54,6 +55,9 @@ pub struct SandboxOptions {
     pub debug: bool,
     /// `[agent.kata] enable_debug`: the agent logs at `debug`, and the shim lets its records through.
     pub agent_debug: bool,
+    /// How the VM follows its containers' CPU and memory ([`resources`]); `None`: it never
+    /// resizes.
+    pub resources: Option<resources::Sizing>,
 }
 
 impl Default for SandboxOptions {
@@ -67,6 +71,7 @@ impl Default for SandboxOptions {
             timeouts: AgentTimeouts::default(),
             debug: false,
             agent_debug: false,
+            resources: None,
         }
     }
 }
@@ -230,7 +235,7 @@ impl SandboxHandle {
         self.call(|r| Command::Stats(container_id, r)).await
     }
 
-    /// Updates a container's resources (no CPU/memory hotplug yet).
+    /// Updates a container's resources; the VM grows (vCPU/memory hotplug) when they need more.
     pub async fn update(&self, container_id: String, resources: LinuxResources) -> Result<()> {
         self.call(|r| Command::Update(container_id, Box::new(resources), r))
             .await

@@ -155,10 +155,27 @@ impl SandboxTask {
             Err(e) => return reply(r, Err(e)),
         };
         let after = self.options.timeouts.request;
-        // TODO(hotplug): grow the VM (vCPU/memory hotplug + OnlineCPUMem) before the guest update.
+        // The VM grows (or gives vCPUs back) first, so the new limits fit it (Kata's
+        // `Container.update` then `updateResources`, before the agent's update).
+        let before = self.resizer.update(&id, &resources);
+        let resize = self.resize_job();
+        let resizer = Arc::clone(&self.resizer);
         self.spawn_call(None, async move {
-            let call = agent.update_container(&id, resources);
-            reply(r, with_deadline("UpdateContainer", &id, after, call).await);
+            let resized = match &resize {
+                Some(job) => job.run().await,
+                None => Ok(()),
+            };
+            let result = match resized {
+                Ok(()) => {
+                    let call = agent.update_container(&id, resources);
+                    with_deadline("UpdateContainer", &id, after, call).await
+                }
+                Err(e) => Err(e),
+            };
+            if result.is_err() {
+                resizer.restore(&id, before);
+            }
+            reply(r, result);
             Done::Replied
         });
     }

@@ -41,8 +41,20 @@ impl SandboxTask {
         }
         let after = self.options.timeouts.request;
         let cid = p.container_id.clone();
+        let vm = self.vm.clone();
         Ok(match &p.exec_id {
             None => Box::pin(async move {
+                // An interface CNI added between create and start is there from the first
+                // instruction, as with runc.
+                if let Some(vm) = vm {
+                    let look = vm.sync_network();
+                    if tokio::time::timeout(std::time::Duration::from_secs(20), look)
+                        .await
+                        .is_err()
+                    {
+                        tracing::warn!(container = %cid, "the pod network look before start timed out");
+                    }
+                }
                 let call = agent.start_container(&cid);
                 with_deadline("StartContainer", &cid, after, call).await
             }),
