@@ -32,7 +32,7 @@ agent:
 	  RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --target $(AGENT_TARGET) -p kata-agent
 
 ## kernel: the guest kernel built from Debian's linux-source-6.1 with tools/osbuilder/kernel/guest.conf,
-## everything built in (cached under /var/cache/kata-rs/kernel); `make image GUEST_KERNEL=built` uses it
+## everything built in (cached under /var/cache/kata-rs/kernel); `make image` uses it (GUEST_KERNEL=debian: a Debian kernel package)
 kernel:
 	OUT_DIR=$(CURDIR)/$(KERNEL_DIR) tools/osbuilder/kernel/build-kernel.sh
 

@@ -4,7 +4,8 @@
 #
 #   Debian packages : QEMU, containerd/runc, image tools (cpio, zstd, lz4, kmod, busybox-static),
 #                     build deps (gcc, pkg-config, protoc, libseccomp, libcap-ng, libelf and zlib
-#                     for the agent's device cgroup filter through libbpf)
+#                     for the agent's device cgroup filter through libbpf), and the guest kernel's
+#                     source and build tools (linux-source-6.1, bc, bison, flex; `make kernel`)
 #   cargo install   : vhost-device-vsock (hybrid vsock), virtiofsd (shared file system)
 #   /usr/local/bin  : copies of those two, so the runtime finds them without ~/.cargo/bin in PATH
 set -euo pipefail
@@ -16,6 +17,7 @@ APT_PACKAGES=(
     libelf-dev zlib1g-dev
     iproute2
     containernetworking-plugins
+    linux-source-6.1 build-essential bc bison flex xz-utils
 )
 CARGO_TOOLS=(vhost-device-vsock virtiofsd)
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"

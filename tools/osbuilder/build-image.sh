@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Builds the kata-rs guest image: a Debian kernel (as an ELF vmlinux and a bzImage) and an initrd whose
-# /init is the kata-agent, with the kernel modules the agent loads at boot. See README.md next to this file.
+# Builds the kata-rs guest image: a guest kernel (as an ELF vmlinux and a bzImage) and an initrd whose
+# /init is the kata-agent. The kernel is ours by default, built from Debian's linux-source-6.1 with every
+# driver built in (kernel/build-kernel.sh, cached); a Debian kernel package with the modules the agent loads
+# at boot is the alternative. See README.md next to this file.
 #
 # Environment:
 #   AGENT_BIN        the static kata-agent (default: target/x86_64-unknown-linux-gnu/release/kata-agent)
 #   OUT_DIR          where the image goes (default: build/image)
 #   CACHE_DIR        downloaded and unpacked kernel packages (default: build/cache)
-#   GUEST_KERNEL     debian (default): a Debian kernel package (KERNEL_FLAVOUR, KERNEL_PKG) with its modules;
-#                    built: the kernel of kernel/build-kernel.sh (run here; cached), every driver built in
+#   GUEST_KERNEL     built (default): the kernel of kernel/build-kernel.sh (run here; cached), every driver
+#                    built in (9p, memory and CPU hotplug, balloon); debian: a Debian kernel package
+#                    (KERNEL_FLAVOUR, KERNEL_PKG) with its modules
 #   KERNEL_DIR       where build-kernel.sh puts the built kernel (default: build/kernel)
 #   KERNEL_FLAVOUR   cloud (default, linux-image-cloud-amd64) or generic (linux-image-amd64, has 9p)
 #   KERNEL_PKG       an exact package, e.g. linux-image-6.1.0-56-cloud-amd64 (default: the flavour's dependency)
@@ -22,7 +25,7 @@ AGENT_BIN=${AGENT_BIN:-$ROOT/target/x86_64-unknown-linux-gnu/release/kata-agent}
 OUT_DIR=${OUT_DIR:-$ROOT/build/image}
 CACHE_DIR=${CACHE_DIR:-$ROOT/build/cache}
 KERNEL_FLAVOUR=${KERNEL_FLAVOUR:-cloud}
-GUEST_KERNEL=${GUEST_KERNEL:-debian}
+GUEST_KERNEL=${GUEST_KERNEL:-built}
 KERNEL_DIR=${KERNEL_DIR:-$ROOT/build/kernel}
 DEBUG_CONSOLE=${DEBUG_CONSOLE:-1}
 
@@ -242,6 +245,9 @@ done
 if [ -n "$MOD_TREE" ]; then
     cp "$MOD_TREE"/modules.{builtin,builtin.modinfo,order} "$STAGE/lib/modules/$KVER/"
     depmod -b "$STAGE" "$KVER" 2>/dev/null || log "note: depmod in the initrd failed (modprobe will not work there)"
+else
+    # The built kernel: no module to load, only the list of what is built in (`kernel_modules`).
+    cp "$KERNEL_DIR/modules.builtin" "$STAGE/lib/modules/$KVER/modules.builtin"
 fi
 echo "$KVER" >"$STAGE/etc/kata-kernel-version"
 

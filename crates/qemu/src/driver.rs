@@ -1,9 +1,7 @@
 //! The QEMU driver behind the `kata_hypervisor` traits.
 
 use async_trait::async_trait;
-use kata_hypervisor::{
-    HotplugDevice, Hypervisor, HypervisorError, Resized, Vm, VmExit, VmSpec,
-};
+use kata_hypervisor::{HotplugDevice, Hypervisor, HypervisorError, Resized, Vm, VmExit, VmSpec};
 
 use crate::vm::{QemuVm, Timeouts};
 

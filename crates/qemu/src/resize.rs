@@ -6,7 +6,7 @@
 //! - vCPUs: `query-hotpluggable-cpus`, then `device_add` of the CPU type into each free slot
 //!   (its `socket-id`/`core-id`/`thread-id`...) until the count is reached; a request beyond
 //!   `maxcpus` adds what fits. Shrinking `device_del`s the newest hot-added vCPUs only (the boot
-//!   vCPUs stay).
+//!   vCPUs stay), and only under KVM: under TCG QEMU 7.2 aborts when a vCPU is unplugged.
 //! - memory: one `pc-dimm` per growth, its size rounded up to the guest's memory block size and
 //!   capped by `maxmem`, backed by an `object-add`ed backend of the same kind as guest RAM (a
 //!   shared memfd when vhost-user devices need the guest's memory, `share=on`, as virtiofsd and
@@ -98,6 +98,9 @@ pub(crate) struct Room {
     max_mib: u32,
     slots: u32,
     backend: DimmBackend,
+    /// Whether hot-added vCPUs may be removed: not under TCG, where QEMU 7.2 aborts (SIGABRT)
+    /// once the guest has ejected the vCPU (seen with `thread=single`, `-M pc`).
+    vcpu_unplug: bool,
     grown: tokio::sync::Mutex<Grown>,
 }
 
@@ -124,24 +127,43 @@ impl Room {
             },
             slots: mem.slots,
             backend: DimmBackend::from_spec(spec),
+            vcpu_unplug: matches!(spec.accelerator, kata_hypervisor::Accelerator::Kvm),
             grown: tokio::sync::Mutex::new(Grown::default()),
         }
     }
 
     /// Brings the VM to `want` vCPUs (clamped to `boot..=max`).
-    pub(crate) async fn resize_vcpus(&self, qmp: &QmpClient, want: u32) -> Result<Resized, QmpError> {
+    pub(crate) async fn resize_vcpus(
+        &self,
+        qmp: &QmpClient,
+        want: u32,
+    ) -> Result<Resized, QmpError> {
         let mut grown = self.grown.lock().await;
         let before = self.boot_vcpus + count(grown.cpus.len());
         let target = want.clamp(self.boot_vcpus, self.max_vcpus);
         if target > want {
-            tracing::debug!(want, target, "fewer vCPUs than booted asked for: keeping the boot vCPUs");
+            tracing::debug!(
+                want,
+                target,
+                "fewer vCPUs than booted asked for: keeping the boot vCPUs"
+            );
         } else if target < want {
-            tracing::warn!(want, max = self.max_vcpus, "cannot hot-add vCPUs beyond maxcpus");
+            tracing::warn!(
+                want,
+                max = self.max_vcpus,
+                "cannot hot-add vCPUs beyond maxcpus"
+            );
         }
         if target > before {
             add_vcpus(qmp, &mut grown, target - before).await?;
-        } else if target < before {
+        } else if target < before && self.vcpu_unplug {
             remove_vcpus(qmp, &mut grown, before - target).await?;
+        } else if target < before {
+            tracing::info!(
+                before,
+                target,
+                "hot-added vCPUs stay under TCG (QEMU 7.2 aborts on vCPU unplug)"
+            );
         }
         Ok(Resized {
             before,
@@ -164,7 +186,12 @@ impl Room {
         let add = memory_to_add(before, want_mib, self.max_mib, block_mib);
         if add == 0 {
             if want_mib > before {
-                tracing::warn!(want_mib, before, max = self.max_mib, "no room to hot-add memory (maxmem)");
+                tracing::warn!(
+                    want_mib,
+                    before,
+                    max = self.max_mib,
+                    "no room to hot-add memory (maxmem)"
+                );
             }
             return Ok(Resized {
                 before,
@@ -172,7 +199,11 @@ impl Room {
             });
         }
         if count(grown.dimms.len()) >= self.slots {
-            tracing::warn!(slots = self.slots, want_mib, "every memory slot is in use: cannot hot-add memory");
+            tracing::warn!(
+                slots = self.slots,
+                want_mib,
+                "every memory slot is in use: cannot hot-add memory"
+            );
             return Ok(Resized {
                 before,
                 after: before,
@@ -197,7 +228,10 @@ fn count(n: usize) -> u32 {
 /// whole blocks within `max` (Kata caps at `default_maxmemory`). 0: nothing to add, or no room.
 pub fn memory_to_add(current: u32, want: u32, max: u32, block: u32) -> u32 {
     let block = block.max(1);
-    let wanted = want.saturating_sub(current).div_ceil(block).saturating_mul(block);
+    let wanted = want
+        .saturating_sub(current)
+        .div_ceil(block)
+        .saturating_mul(block);
     let room = max.saturating_sub(current) / block * block;
     wanted.min(room)
 }
@@ -242,7 +276,11 @@ async fn add_vcpus(qmp: &QmpClient, grown: &mut Grown, amount: u32) -> Result<()
         }
     }
     if count(added.len()) < amount {
-        tracing::warn!(amount, added = added.len(), "fewer vCPUs hot-added than asked for");
+        tracing::warn!(
+            amount,
+            added = added.len(),
+            "fewer vCPUs hot-added than asked for"
+        );
     }
     wait_for(&mut events, &added, is_ost_of).await;
     Ok(())
@@ -268,7 +306,12 @@ async fn remove_vcpus(qmp: &QmpClient, grown: &mut Grown, amount: u32) -> Result
     Ok(())
 }
 
-async fn add_dimm(qmp: &QmpClient, backend: &DimmBackend, n: u32, mib: u32) -> Result<(), QmpError> {
+async fn add_dimm(
+    qmp: &QmpClient,
+    backend: &DimmBackend,
+    n: u32,
+    mib: u32,
+) -> Result<(), QmpError> {
     let (mem, dimm) = (format!("hotmem{n}"), format!("dimm{n}"));
     let mut events = qmp.events();
     qmp.execute(&backend.object(&mem, mib)).await?;
@@ -284,7 +327,10 @@ async fn add_dimm(qmp: &QmpClient, backend: &DimmBackend, n: u32, mib: u32) -> R
         let _ = qmp.execute(&ObjectDel { id: mem }).await;
         return Err(e);
     }
-    if !wait_for(&mut events, &[dimm.clone()], is_ost_of).await.is_empty() {
+    if !wait_for(&mut events, std::slice::from_ref(&dimm), is_ost_of)
+        .await
+        .is_empty()
+    {
         tracing::warn!(dimm = %dimm, "the guest did not acknowledge the hot-added memory");
     }
     Ok(())
@@ -353,7 +399,11 @@ impl crate::vm::QemuVm {
 
     /// Grows guest memory towards `mib` MiB by one DIMM of whole `block_mib` blocks; see the
     /// module.
-    pub async fn resize_memory(&self, mib: u32, block_mib: u32) -> Result<Resized, crate::QemuError> {
+    pub async fn resize_memory(
+        &self,
+        mib: u32,
+        block_mib: u32,
+    ) -> Result<Resized, crate::QemuError> {
         self.ensure_running()?;
         self.room
             .resize_memory(self.qmp(), mib, block_mib)

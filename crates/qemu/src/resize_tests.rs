@@ -10,7 +10,8 @@ use tokio::net::UnixListener;
 
 use super::*;
 
-const GREETING: &str = r#"{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}}, "capabilities": []}}"#;
+const GREETING: &str =
+    r#"{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}}, "capabilities": []}}"#;
 
 /// Two CPU slots (socket 0 in use, socket 1 free) and a third free one (socket 2).
 const SLOTS: &str = r#"[
@@ -43,7 +44,9 @@ async fn guest_like_server(dir: &Path) -> (PathBuf, Arc<Mutex<Vec<Value>>>) {
             let reply = match name.as_str() {
                 "query-hotpluggable-cpus" => {
                     // One line on the wire.
-                    serde_json::from_str::<Value>(SLOTS).expect("slots").to_string()
+                    serde_json::from_str::<Value>(SLOTS)
+                        .expect("slots")
+                        .to_string()
                 }
                 _ => "{}".to_string(),
             };
@@ -59,7 +62,11 @@ async fn guest_like_server(dir: &Path) -> (PathBuf, Arc<Mutex<Vec<Value>>>) {
                 ));
             }
             for line in out {
-                if write.write_all(format!("{line}\n").as_bytes()).await.is_err() {
+                if write
+                    .write_all(format!("{line}\n").as_bytes())
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -122,10 +129,18 @@ async fn vcpus_are_added_into_free_slots_and_removed_newest_first() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (path, seen) = guest_like_server(dir.path()).await;
     let qmp = connect(&path).await;
-    let room = Room::from_spec(&spec());
+    let mut kvm = spec();
+    kvm.accelerator = Accelerator::Kvm;
+    let room = Room::from_spec(&kvm);
 
     let grown = room.resize_vcpus(&qmp, 3).await.expect("grow");
-    assert_eq!(grown, Resized { before: 1, after: 3 });
+    assert_eq!(
+        grown,
+        Resized {
+            before: 1,
+            after: 3
+        }
+    );
     let cmds = commands(&seen);
     assert_eq!(cmds[0].0, "query-hotpluggable-cpus");
     assert_eq!(cmds[1].0, "device_add");
@@ -140,17 +155,35 @@ async fn vcpus_are_added_into_free_slots_and_removed_newest_first() {
 
     // Beyond maxcpus: nothing more to add.
     let capped = room.resize_vcpus(&qmp, 8).await.expect("capped");
-    assert_eq!(capped, Resized { before: 3, after: 3 });
+    assert_eq!(
+        capped,
+        Resized {
+            before: 3,
+            after: 3
+        }
+    );
     assert_eq!(commands(&seen).len(), 3);
 
     // Back to 2: the newest hot-added vCPU goes; never below the boot count.
     let shrunk = room.resize_vcpus(&qmp, 2).await.expect("shrink");
-    assert_eq!(shrunk, Resized { before: 3, after: 2 });
+    assert_eq!(
+        shrunk,
+        Resized {
+            before: 3,
+            after: 2
+        }
+    );
     let cmds = commands(&seen);
     assert_eq!(cmds[3].0, "device_del");
     assert_eq!(cmds[3].1["id"], "cpu-1");
     let floor = room.resize_vcpus(&qmp, 0).await.expect("floor");
-    assert_eq!(floor, Resized { before: 2, after: 1 });
+    assert_eq!(
+        floor,
+        Resized {
+            before: 2,
+            after: 1
+        }
+    );
     assert_eq!(commands(&seen)[4].1["id"], "cpu-0");
 }
 
@@ -174,7 +207,10 @@ async fn memory_is_a_shared_memfd_dimm_per_growth() {
     assert_eq!(cmds[0].1["qom-type"], "memory-backend-memfd");
     assert_eq!(cmds[0].1["id"], "hotmem0");
     assert_eq!(cmds[0].1["size"], 1u64 << 30);
-    assert_eq!(cmds[0].1["share"], true, "vhost-user daemons map guest memory");
+    assert_eq!(
+        cmds[0].1["share"], true,
+        "vhost-user daemons map guest memory"
+    );
     assert_eq!(cmds[1].0, "device_add");
     assert_eq!(cmds[1].1["driver"], "pc-dimm");
     assert_eq!(cmds[1].1["id"], "dimm0");
@@ -219,4 +255,22 @@ fn plain_guest_ram_gets_a_plain_ram_backend() {
     let obj = backend.object("hotmem0", 128);
     assert_eq!(obj.qom_type, "memory-backend-ram");
     assert!(!obj.props.contains_key("share"));
+}
+
+#[tokio::test]
+async fn under_tcg_hot_added_vcpus_stay() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (path, seen) = guest_like_server(dir.path()).await;
+    let qmp = connect(&path).await;
+    let room = Room::from_spec(&spec());
+    room.resize_vcpus(&qmp, 2).await.expect("grow");
+    let kept = room.resize_vcpus(&qmp, 1).await.expect("shrink");
+    assert_eq!(
+        kept,
+        Resized {
+            before: 2,
+            after: 2
+        }
+    );
+    assert!(commands(&seen).iter().all(|(name, _)| name != "device_del"));
 }

@@ -111,7 +111,9 @@ fn arg_after(args: &[String], flag: &str) -> String {
 /// Sends containerd's `Tasks.Update` to the shim of task `id`.
 fn update_task(c: &PrivateContainerd, id: &str, resources: serde_json::Value) {
     let dir = c.socket().parent().expect("containerd dir").to_path_buf();
-    let address_file = dir.join(format!("state/io.containerd.runtime.v2.task/default/{id}/address"));
+    let address_file = dir.join(format!(
+        "state/io.containerd.runtime.v2.task/default/{id}/address"
+    ));
     let address = std::fs::read_to_string(&address_file)
         .unwrap_or_else(|e| panic!("{}: {e}", address_file.display()));
     let client = Client::connect(address.trim()).expect("connect to the shim");
@@ -124,8 +126,11 @@ fn update_task(c: &PrivateContainerd, id: &str, resources: serde_json::Value) {
         resources: Some(any).into(),
         ..Default::default()
     };
-    task.update(containerd_shim_protos::ttrpc::context::with_timeout(120 * 1_000_000_000), &req)
-        .unwrap_or_else(|e| panic!("update {id}: {e}"));
+    task.update(
+        containerd_shim_protos::ttrpc::context::with_timeout(120 * 1_000_000_000),
+        &req,
+    )
+    .unwrap_or_else(|e| panic!("update {id}: {e}"));
 }
 
 /// The cgroup of `pid` in the v2 hierarchy, or in v1's memory hierarchy.
@@ -173,8 +178,15 @@ fn ctr_run_cpus_2_gets_its_vcpus_online() {
     // 1 (default_vcpus) + 2 (the quota), within the host's CPUs.
     let want = expected_vcpus(1 + 2);
     assert_eq!(count_list(lines[0]), want, "online CPUs: {text:?}");
-    assert_eq!(lines[1].trim(), want.to_string(), "nproc in the container: {text:?}");
-    eprintln!("ctr run --cpus 2: {want} CPUs online, {:?} in all", started.elapsed());
+    assert_eq!(
+        lines[1].trim(),
+        want.to_string(),
+        "nproc in the container: {text:?}"
+    );
+    eprintln!(
+        "ctr run --cpus 2: {want} CPUs online, {:?} in all",
+        started.elapsed()
+    );
     drop(c);
     assert_no_leftovers(TEARDOWN);
 }
@@ -201,13 +213,19 @@ fn memory_limit_of_1gib_lets_the_container_allocate_900mib() {
     let mut lines = text.lines();
     let total = mem_total_kib(lines.next().unwrap_or_default());
     // 512 MiB booted + 1 GiB hot-added; the kernel keeps some of it for itself.
-    assert!(total > (1024 + 256) * 1024, "MemTotal {total} KiB: {text:?}");
+    assert!(
+        total > (1024 + 256) * 1024,
+        "MemTotal {total} KiB: {text:?}"
+    );
     let rest: Vec<&str> = lines.collect();
     assert!(
         rest.iter().any(|l| l.starts_with("1+0 records in")),
         "900 MiB were read into one buffer (one full record of bs=900M): {text:?}"
     );
-    eprintln!("900 MiB allocated in a 1 GiB container, MemTotal {total} KiB, {:?} in all", started.elapsed());
+    eprintln!(
+        "900 MiB allocated in a 1 GiB container, MemTotal {total} KiB, {:?} in all",
+        started.elapsed()
+    );
     drop(c);
     assert_no_leftovers(TEARDOWN);
 }
@@ -241,7 +259,11 @@ fn updates_grow_the_vm_and_a_deleted_container_gives_its_vcpus_back() {
     let with_member = expected_vcpus(2);
     eprintln!("member with --cpus 1 created in {:?}", started.elapsed());
     assert_eq!(guest_view(&c, "rpod-app", "v1").0, with_member);
-    assert_eq!(guest_view(&c, "rpod", "v2").1, with_member, "nproc of the sandbox container");
+    assert_eq!(
+        guest_view(&c, "rpod", "v2").1,
+        with_member,
+        "nproc of the sandbox container"
+    );
 
     // The member goes: its vCPU goes back (device_del, ejected by the guest).
     c.remove("rpod-app");
@@ -265,11 +287,17 @@ fn updates_grow_the_vm_and_a_deleted_container_gives_its_vcpus_back() {
     let took = started.elapsed();
     let (cpus, nproc, total1) = guest_view(&c, "rpod", "v4");
     if cpus != with_member {
-        for l in c.log().lines().filter(|l| l.contains("vCPU") || l.contains("cpu") || l.contains("memory") || l.contains("resiz")) {
+        for l in c.log().lines().filter(|l| {
+            l.contains("vCPU") || l.contains("cpu") || l.contains("memory") || l.contains("resiz")
+        }) {
             eprintln!("LOG {l}");
         }
     }
-    assert_eq!((cpus, nproc), (with_member, with_member), "vCPUs after the update");
+    assert_eq!(
+        (cpus, nproc),
+        (with_member, with_member),
+        "vCPUs after the update"
+    );
     let grown_kib = total1 - total0;
     assert!(
         grown_kib >= 1024 * 1024 - 16 * 1024,
@@ -292,8 +320,19 @@ fn static_sandbox_resource_mgmt_sizes_the_vm_at_boot() {
     })
     .expect("containerd");
     let args = [
-        "run", "-d", "--runtime", RUNTIME, "--cpus", "1", "--memory-limit", "536870912", IMAGE,
-        "static1", "sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done",
+        "run",
+        "-d",
+        "--runtime",
+        RUNTIME,
+        "--cpus",
+        "1",
+        "--memory-limit",
+        "536870912",
+        IMAGE,
+        "static1",
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; while true; do sleep 1; done",
     ];
     let out = c.ctr(&args, None, 180).expect("ctr run");
     assert_eq!(out.code, Some(0), "{}", out.stderr);
@@ -307,7 +346,10 @@ fn static_sandbox_resource_mgmt_sizes_the_vm_at_boot() {
     assert!(mem.starts_with("1024M,"), "-m {mem}");
     let (cpus, _, total) = guest_view(&c, "static1", "s1");
     assert_eq!(cpus, boot_vcpus);
-    assert!(total > 768 * 1024 && total < 1024 * 1024, "MemTotal {total} KiB");
+    assert!(
+        total > 768 * 1024 && total < 1024 * 1024,
+        "MemTotal {total} KiB"
+    );
     c.remove("static1");
     drop(c);
     assert_no_leftovers(TEARDOWN);

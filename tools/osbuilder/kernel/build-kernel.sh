@@ -125,12 +125,18 @@ if [ ! -f "$BUILD/.done" ]; then
     cp "$OBJ/vmlinux" "$BUILD/vmlinux"
     cp "$OBJ/arch/x86/boot/bzImage" "$BUILD/bzImage"
     cp "$OBJ/.config" "$BUILD/config"
+    cp "$OBJ/modules.builtin" "$BUILD/modules.builtin"
     echo "$release" >"$BUILD/kernel-version"
     echo "$KEY" >"$BUILD/build-id"
     touch "$BUILD/.done"
     log "built $release in $((SECONDS - started)) s (compile $((SECONDS - compile_start)) s)"
 else
     log "cached build $KEY ($(cat "$BUILD/kernel-version"))"
+    # Builds cached before the list was kept: it is still in the object directory.
+    if [ ! -f "$BUILD/modules.builtin" ]; then
+        [ -f "$OBJ/modules.builtin" ] || die "$OBJ/modules.builtin is missing: remove $BUILD to rebuild"
+        cp "$OBJ/modules.builtin" "$BUILD/modules.builtin"
+    fi
 fi
 
 # --- 4. outputs ----------------------------------------------------------------------------------------------
@@ -144,5 +150,7 @@ install_file "$BUILD/bzImage" vmlinuz.container
 install_file "$BUILD/config" config
 install_file "$BUILD/kernel-version" kernel-version
 install_file "$BUILD/build-id" build-id
+# What is built in, for the agent's `kernel_modules` (a built-in module counts as loaded, as modprobe says).
+install_file "$BUILD/modules.builtin" modules.builtin
 log "$OUT_DIR: $(cat "$BUILD/kernel-version"), vmlinux $(du -h "$OUT_DIR/vmlinux.container" | cut -f1)," \
     "bzImage $(du -h "$OUT_DIR/vmlinuz.container" | cut -f1)"

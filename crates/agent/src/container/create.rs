@@ -72,6 +72,9 @@ fn build(sb: &Sandbox, req: &CreateRequest, storages: Vec<PathBuf>) -> Result<Co
     let mut spec = req.spec.clone();
     let rootfs = confine_rootfs(sb, &spec)?;
     prepare_spec(&mut spec, &rootfs, id)?;
+    if let Some(guest) = sb.guest_hooks() {
+        super::guest_hooks::append(&mut spec, &guest);
+    }
     fit_devices(id, &sb.layout.sysfs, &mut spec)?;
     apply_net_sysctls(id, Path::new("/proc/sys"), &mut spec)?;
     if let Some(process) = spec.process().as_ref() {

@@ -4,6 +4,7 @@ pub mod create;
 mod devices;
 mod diagnose;
 mod exec;
+pub mod guest_hooks;
 pub mod io;
 mod oom;
 mod pause;

@@ -131,7 +131,11 @@ mod tests {
     fn cpus_are_onlined_until_enough_are_and_memory_blocks_all() {
         // The fake kernel does not update the list: 2 online (0-1) already satisfy 2.
         let d = sysfs(
-            &[("cpu/cpu1", "1"), ("cpu/cpu2", "0"), ("memory/memory7", "0")],
+            &[
+                ("cpu/cpu1", "1"),
+                ("cpu/cpu2", "0"),
+                ("memory/memory7", "0"),
+            ],
             "0-1\n",
         );
         assert_eq!(online_cpu_mem(d.path(), 2, false).expect("online"), 2);

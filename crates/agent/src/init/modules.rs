@@ -88,9 +88,33 @@ pub fn resolve(modules_dep: &str, name: &str) -> Option<Vec<PathBuf>> {
     })
 }
 
+/// Whether `modules.builtin` (one `kernel/.../<name>.ko` path a line) lists module `name`.
+pub fn is_builtin(modules_builtin: &str, name: &str) -> bool {
+    let wanted = canonical(name);
+    modules_builtin.lines().any(|line| {
+        Path::new(line.trim())
+            .file_name()
+            .and_then(|f| f.to_str())
+            .and_then(|f| f.split(".ko").next())
+            .is_some_and(|stem| canonical(stem) == wanted)
+    })
+}
+
 /// Loads module `name` with `params` (Kata's `kernel_modules` entry: a name, then parameters),
 /// its dependencies first, from `modules_dir` (see [`running_kernel_modules_dir`]).
 pub fn load_named(modules_dir: &Path, name: &str, params: &[String]) -> Result<()> {
+    // Built into the kernel: already there, as modprobe reports (its parameters can only be given
+    // on the kernel command line, `<name>.<param>=<value>`).
+    let builtin = modules_dir.join("modules.builtin");
+    if let Ok(text) = std::fs::read_to_string(&builtin) {
+        if is_builtin(&text, name) {
+            if !params.is_empty() {
+                tracing::warn!(module = name, ?params, "module is built into the kernel: parameters need the kernel command line (<module>.<param>=<value>)");
+            }
+            tracing::info!(module = name, "kernel module is built in");
+            return Ok(());
+        }
+    }
     let dep_file = modules_dir.join("modules.dep");
     let text = std::fs::read_to_string(&dep_file)
         .map_err(|e| AgentError::io("reading module dependencies", &dep_file, e))?;
@@ -153,6 +177,18 @@ mod tests {
         std::fs::write(dir.path().join("modules.dep"), DEP).expect("write");
         let err = load_named(dir.path(), "no_such_mod", &[]).expect_err("missing");
         assert!(err.to_string().contains("no_such_mod"), "{err}");
+    }
+
+    #[test]
+    fn a_built_in_module_is_recognised_by_either_spelling() {
+        let list = "kernel/drivers/char/hw_random/virtio-rng.ko\nkernel/net/vmw_vsock/vsock.ko\n";
+        assert!(is_builtin(list, "virtio_rng"));
+        assert!(is_builtin(list, "vsock"));
+        assert!(!is_builtin(list, "vsock_loopback"));
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::write(dir.path().join("modules.builtin"), list).expect("write");
+        load_named(dir.path(), "virtio-rng", &[]).expect("built in counts as loaded");
+        assert!(load_named(dir.path(), "kata_no_such_module", &[]).is_err());
     }
 
     #[test]

@@ -26,8 +26,13 @@ pub fn create(svc: &Service, req: pb::CreateSandboxRequest) -> RpcResult<Empty> 
             tracing::info!(module = %m.name, parameters = ?m.parameters, "kernel module loaded");
         }
     }
+    // `guest_hook_path`: as Kata's agent, a path the guest image lacks is a warning (in the
+    // host's log, naming it), not a failed sandbox.
     if !req.guest_hook_path.is_empty() {
-        tracing::warn!(path = %req.guest_hook_path, "guest hooks are not supported; ignored");
+        let path = std::path::Path::new(&req.guest_hook_path);
+        if let Err(e) = svc.sandbox.set_guest_hooks(path) {
+            tracing::warn!(path = %path.display(), error = %e, "guest hooks not added");
+        }
     }
     map(svc.sandbox.create(req.sandbox_id, req.hostname, &storages)).map(|_| Empty::new())
 }

@@ -76,6 +76,8 @@ pub struct Sandbox {
     /// Init pid of the first container (the pod's sandbox container): later containers join its
     /// IPC and UTS namespaces, and its PID namespace when the pod shares one.
     ns_holder: Mutex<Option<i32>>,
+    /// Hooks of the guest image (`guest_hook_path`), appended to every container's.
+    guest_hooks: Mutex<Option<oci_spec::runtime::Hooks>>,
 }
 
 impl Sandbox {
@@ -101,6 +103,7 @@ impl Sandbox {
             containers: Mutex::new(HashMap::new()),
             info: Mutex::new(SandboxInfo::default()),
             ns_holder: Mutex::new(None),
+            guest_hooks: Mutex::new(None),
         }
     }
 
@@ -112,6 +115,20 @@ impl Sandbox {
     }
 
     /// The pid whose namespaces new containers join, if a live one exists.
+    /// Finds the guest hooks under `dir` (CreateSandbox's `guest_hook_path`) for every container
+    /// created from now on. Errors: `dir` is not a directory or cannot be read.
+    pub fn set_guest_hooks(&self, dir: &std::path::Path) -> Result<()> {
+        let hooks = crate::container::guest_hooks::find(dir)?;
+        tracing::info!(path = %dir.display(), ?hooks, "guest hooks");
+        *lock(&self.guest_hooks) = Some(hooks);
+        Ok(())
+    }
+
+    /// The guest hooks, if the sandbox has any.
+    pub fn guest_hooks(&self) -> Option<oci_spec::runtime::Hooks> {
+        lock(&self.guest_hooks).clone()
+    }
+
     pub fn ns_holder(&self) -> Option<i32> {
         let pid = (*lock(&self.ns_holder))?;
         std::path::Path::new(&format!("/proc/{pid}/ns/ipc"))

@@ -50,7 +50,9 @@ mod tests {
         };
         assert_eq!(
             arguments(&cmd).expect("args"),
-            Some(json!({"qom-type": "memory-backend-memfd", "id": "mem0", "size": 1u64 << 30, "share": true}))
+            Some(
+                json!({"qom-type": "memory-backend-memfd", "id": "mem0", "size": 1u64 << 30, "share": true})
+            )
         );
     }
 }
