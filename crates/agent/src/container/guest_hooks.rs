@@ -123,12 +123,18 @@ mod tests {
         let names: Vec<_> = pre.iter().map(|h| h.path().clone()).collect();
         assert_eq!(
             names,
-            [d.path().join("prestart/10-a"), d.path().join("prestart/20-b")]
+            [
+                d.path().join("prestart/10-a"),
+                d.path().join("prestart/20-b")
+            ]
         );
         assert_eq!(
             pre[0].args().clone().expect("args"),
             [
-                d.path().join("prestart/10-a").to_string_lossy().into_owned(),
+                d.path()
+                    .join("prestart/10-a")
+                    .to_string_lossy()
+                    .into_owned(),
                 "prestart".to_string()
             ]
         );
@@ -143,10 +149,7 @@ mod tests {
         script(&d.path().join("poststart/g"), 0o755);
         let guest = find(d.path()).expect("find");
         let mut spec = Spec::default();
-        let own = HookBuilder::default()
-            .path("/own")
-            .build()
-            .expect("hook");
+        let own = HookBuilder::default().path("/own").build().expect("hook");
         let mut hooks = Hooks::default();
         hooks.set_poststart(Some(vec![own]));
         spec.set_hooks(Some(hooks));
@@ -157,6 +160,12 @@ mod tests {
             .and_then(|h| h.poststart().clone())
             .expect("poststart");
         let paths: Vec<_> = post.iter().map(|h| h.path().clone()).collect();
-        assert_eq!(paths, [Path::new("/own").to_path_buf(), d.path().join("poststart/g")]);
+        assert_eq!(
+            paths,
+            [
+                Path::new("/own").to_path_buf(),
+                d.path().join("poststart/g")
+            ]
+        );
     }
 }

@@ -94,10 +94,9 @@ impl NetWatch {
             seen.connected.len(),
         );
         let attach = self.how.clone();
-        let found = tokio::task::spawn_blocking(move || {
-            network::attach_new(&ns, &attach, &known, first)
-        })
-        .await;
+        let found =
+            tokio::task::spawn_blocking(move || network::attach_new(&ns, &attach, &known, first))
+                .await;
         let found = match found {
             Ok(Ok(found)) => found,
             Ok(Err(e)) => {

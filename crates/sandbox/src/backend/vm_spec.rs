@@ -393,7 +393,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         // Set after loading, as annotations do (the file's values are refused at load too).
         let base = config(dir.path(), "");
-        let cases: [(&str, fn(&mut HypervisorConfig)); 4] = [
+        type Edit = fn(&mut HypervisorConfig);
+        let cases: [(&str, Edit); 4] = [
             ("shared_fs", |h| h.shared_fs = FsKind::None),
             ("virtio_fs_cache_size", |h| h.virtio_fs_cache_size = 1024),
             ("file_mem_backend", |h| {

@@ -390,6 +390,10 @@ pub fn detach(netns: &Path, made: &Made) -> Result<(), NetworkError> {
         Ok(()) => Ok(()),
         // The namespace file went away between the check and the open.
         Err(e) if e.errno() == Some(libc::ENOENT) => Ok(()),
-        Err(e) => Err(NetworkError::of(&path, "removing the pod's taps and filters", e)),
+        Err(e) => Err(NetworkError::of(
+            &path,
+            "removing the pod's taps and filters",
+            e,
+        )),
     }
 }
