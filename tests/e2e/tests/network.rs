@@ -252,7 +252,18 @@ fn observe_in(
     ));
     let neighbours = exec_out(c, id, "w4", &["ip", "neigh", "show", "nud", "permanent"]);
     // The subnet differs per runtime; the rest must not.
-    let neighbours = neighbours.trim().replace(&format!("10.{net}."), "10.N.");
+    // Address, device, link-layer address and state; busybox also prints usage counters.
+    let neighbours = neighbours
+        .lines()
+        .map(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            let mut kept: Vec<&str> = words.iter().take(5).copied().collect();
+            kept.extend(words.last().copied());
+            kept.join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace(&format!("10.{net}."), "10.N.");
     seen.push(("static neighbour".into(), neighbours));
     c.remove(id);
     let links = ip(&["-n", &ns.name, "-o", "link", "show"]);

@@ -116,8 +116,18 @@ pub fn load_named(modules_dir: &Path, name: &str, params: &[String]) -> Result<(
         }
     }
     let dep_file = modules_dir.join("modules.dep");
-    let text = std::fs::read_to_string(&dep_file)
-        .map_err(|e| AgentError::io("reading module dependencies", &dep_file, e))?;
+    let text = match std::fs::read_to_string(&dep_file) {
+        Ok(text) => text,
+        // A kernel without loadable modules (ours, everything built in).
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(AgentError::NotFound(format!(
+                "kernel module {name:?} is not built into the guest kernel, and the guest image \
+                 has no loadable modules ({} is missing)",
+                dep_file.display()
+            )))
+        }
+        Err(e) => return Err(AgentError::io("reading module dependencies", &dep_file, e)),
+    };
     let files = resolve(&text, name).ok_or_else(|| {
         AgentError::NotFound(format!(
             "kernel module {name:?} is not in the guest image ({})",
@@ -188,7 +198,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         std::fs::write(dir.path().join("modules.builtin"), list).expect("write");
         load_named(dir.path(), "virtio-rng", &[]).expect("built in counts as loaded");
-        assert!(load_named(dir.path(), "kata_no_such_module", &[]).is_err());
+        let missing = load_named(dir.path(), "kata_no_such_module", &[])
+            .expect_err("neither built in nor loadable");
+        assert!(missing.to_string().contains("kata_no_such_module"), "{missing}");
     }
 
     #[test]
