@@ -485,3 +485,18 @@ fn guest_hooks_run_in_the_guest_for_each_container() {
     drop(c);
     assert_no_leftovers(TEARDOWN);
 }
+
+/// `[agent.kata] dial_timeout` bounds the wait for the agent as given: 1 s is less than a TCG
+/// boot takes (about 2 s to the agent), so the pod is refused saying so, and nothing is left.
+#[test]
+fn dial_timeout_bounds_the_wait_for_the_agent() {
+    let _serial = serial();
+    assert_no_leftovers(TEARDOWN);
+    let c = PrivateContainerd::start_edited(|t| set_key(&t, "agent.kata", "dial_timeout", "1"))
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let out = c.run_rm("dial1", &[], &["true"]).expect("ctr run");
+    assert_ne!(out.code, Some(0), "the agent answered within 1 s?");
+    assert_has(&out.stderr, "not reachable within 1s", "dial_timeout error");
+    drop(c);
+    assert_no_leftovers(TEARDOWN);
+}

@@ -200,7 +200,10 @@ mod tests {
         load_named(dir.path(), "virtio-rng", &[]).expect("built in counts as loaded");
         let missing = load_named(dir.path(), "kata_no_such_module", &[])
             .expect_err("neither built in nor loadable");
-        assert!(missing.to_string().contains("kata_no_such_module"), "{missing}");
+        assert!(
+            missing.to_string().contains("kata_no_such_module"),
+            "{missing}"
+        );
     }
 
     #[test]

@@ -142,7 +142,7 @@ pub static KEYS: &[KeyFate] = &[
     no(AG, "trace_type", "", "Kata 2.0 key; the agent exports no spans"),
     acts(AG, "kernel_modules", "[]", "loaded by the agent at CreateSandbox from the image's modules.dep, with parameters (a module built into the kernel counts as loaded); a missing module fails the sandbox (agent init/modules.rs); test e2e config_keys hugepages_back_guest_ram_and_kernel_modules_are_loaded_or_refuse_the_pod"),
     acts(AG, "debug_console_enabled", "false", "agent.debug_console on the guest command line (sandbox vm_spec.rs)"),
-    acts(AG, "dial_timeout", "45", "how long the shim waits for the agent, at least 30 s (sandbox launcher.rs)"),
+    acts(AG, "dial_timeout", "45", "how long the shim waits for the agent to answer after QEMU starts (sandbox launcher.rs); test e2e config_keys dial_timeout_bounds_the_wait_for_the_agent"),
     no(AG, "cdh_api_timeout", "50", "no Confidential Data Hub").inert("50"),
     no(AG, "launch_process_timeout", "0", "not passed to the agent"),
     no(AG, "visible_cdi_devices", "false", "no CDI devices"),

@@ -123,7 +123,8 @@ impl VmLauncher for QemuLauncher {
             uds_path: vsock_cfg.uds_path.clone(),
             port: AGENT_PORT,
         };
-        let timeout = Duration::from_secs(u64::from(self.config.agent.dial_timeout.max(30)));
+        // `[agent.kata] dial_timeout` as given (0 is Kata's 45 s, resolved at load).
+        let timeout = Duration::from_secs(u64::from(self.config.agent.dial_timeout));
         let dial = DialOptions::with_timeout(timeout);
         let connected = tokio::select! {
             c = AgentClient::connect_when_ready(&address, ready, &dial) => c,
