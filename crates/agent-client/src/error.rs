@@ -100,10 +100,12 @@ pub enum Error {
 
     /// The guest never connected to the readiness socket before the deadline: the agent did not
     /// start listening (or predates the signal).
-    #[error("the agent never signalled readiness on {}", path.display())]
+    #[error("the agent never signalled readiness on {} within {:.1} s (dial_timeout)", path.display(), timeout.as_secs_f64())]
     NotReady {
         /// The socket file.
         path: PathBuf,
+        /// How long it was given (the dial timeout).
+        timeout: std::time::Duration,
     },
 
     /// A file descriptor could not be turned into an async stream.

@@ -68,6 +68,7 @@ impl ReadyListener {
     /// Waits until the guest connects (the connection is closed at once, nothing is read) or
     /// `deadline` passes ([`Error::NotReady`]).
     pub async fn wait(&self, deadline: Instant) -> Result<()> {
+        let timeout = deadline.saturating_duration_since(Instant::now());
         match timeout_at(deadline, self.listener.accept()).await {
             Ok(Ok((stream, _))) => {
                 drop(stream);
@@ -79,6 +80,7 @@ impl ReadyListener {
             }),
             Err(_) => Err(Error::NotReady {
                 path: self.path.clone(),
+                timeout,
             }),
         }
     }
@@ -123,7 +125,7 @@ mod tests {
             .await
             .expect_err("nobody connects");
         assert!(
-            matches!(&err, Error::NotReady { path } if path.ends_with("v.sock_77")),
+            matches!(&err, Error::NotReady { path, .. } if path.ends_with("v.sock_77")),
             "{err}"
         );
     }

@@ -496,7 +496,11 @@ fn dial_timeout_bounds_the_wait_for_the_agent() {
         .unwrap_or_else(|e| panic!("{e:#}"));
     let out = c.run_rm("dial1", &[], &["true"]).expect("ctr run");
     assert_ne!(out.code, Some(0), "the agent answered within 1 s?");
-    assert_has(&out.stderr, "not reachable within 1s", "dial_timeout error");
+    assert_has(
+        &out.stderr,
+        "within 1.0 s (dial_timeout)",
+        "dial_timeout error",
+    );
     drop(c);
     assert_no_leftovers(TEARDOWN);
 }
