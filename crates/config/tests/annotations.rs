@@ -187,3 +187,51 @@ fn allow_listed_symlink_matches_by_canonical_path() {
     apply_with(&mut c, &map, &real_host).expect("symlink allowed via its canonical target");
     assert_eq!(c.hypervisor.path, real.canonicalize().expect("canon"));
 }
+
+/// Every path annotation is held by its own allow-list: a path outside it is refused naming the
+/// list, a path in it is taken.
+#[test]
+fn each_path_annotation_is_held_by_its_valid_list() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for d in ["ok", "evil"] {
+        std::fs::create_dir(dir.path().join(d)).expect("dir");
+        std::fs::write(dir.path().join(format!("{d}.bin")), b"x").expect("file");
+    }
+    let path = |p: &str| dir.path().join(p).display().to_string();
+    let cases = [
+        (
+            "entropy_source",
+            "valid_entropy_sources",
+            "ok.bin",
+            "evil.bin",
+        ),
+        ("file_mem_backend", "valid_file_mem_backends", "ok", "evil"),
+        (
+            "vhost_user_store_path",
+            "valid_vhost_user_store_paths",
+            "ok",
+            "evil",
+        ),
+        ("firmware", "valid_firmware_paths", "ok.bin", "evil.bin"),
+    ];
+    for (key, list, allowed, outside) in cases {
+        let name = format!("{HV}{key}");
+        let mut c = load(&qemu(&format!(
+            "enable_annotations = [\"{key}\"]\n{list} = [\"{}\"]",
+            path(allowed)
+        )))
+        .unwrap_or_else(|e| panic!("{key}: {e}"))
+        .config;
+        let mut real_host = host();
+        real_host.files = None;
+        let one = |p: String| HashMap::from([(name.clone(), p)]);
+        let err =
+            apply_with(&mut c, &one(path(outside)), &real_host).expect_err("outside the list");
+        assert!(
+            matches!(err, AnnotationError::PathNotAllowed { ref allow_list, .. } if allow_list == list),
+            "{key}: {err}"
+        );
+        apply_with(&mut c, &one(path(allowed)), &real_host)
+            .unwrap_or_else(|e| panic!("{key} = {allowed} is allow-listed: {e}"));
+    }
+}

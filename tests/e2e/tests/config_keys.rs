@@ -504,3 +504,148 @@ fn dial_timeout_bounds_the_wait_for_the_agent() {
     drop(c);
     assert_no_leftovers(TEARDOWN);
 }
+
+/// The keys that shape the VM itself land where Kata puts them: `path` is the QEMU that runs,
+/// `kernel`/`initrd` its `-kernel`/`-initrd`, `machine_type` its machine, `default_vcpus` and
+/// `default_memory` its `-smp`/`-m`, `seccompsandbox` its `-sandbox`, `kernel_params` the guest's
+/// `/proc/cmdline`, `[hypervisor.qemu] enable_debug` a kernel without `quiet`, and
+/// `virtio_fs_daemon` the virtiofsd that runs.
+#[test]
+fn boot_keys_land_on_the_qemu_command_line_and_in_the_guest() {
+    let _serial = serial();
+    assert_no_leftovers(TEARDOWN);
+    let dir = tempfile::tempdir().expect("tmp");
+    let qemu = dir.path().join(QEMU);
+    std::os::unix::fs::symlink(format!("/usr/bin/{QEMU}"), &qemu).expect("qemu link");
+    let virtiofsd = dir.path().join("virtiofsd");
+    std::os::unix::fs::symlink("/usr/local/bin/virtiofsd", &virtiofsd).expect("virtiofsd link");
+    let c = PrivateContainerd::start_edited(|t| {
+        let t = set_key(&t, "runtime", "enable_debug", "true");
+        qemu_keys(
+            t,
+            &[
+                ("path", &format!("\"{}\"", qemu.display())),
+                ("machine_type", "\"q35\""),
+                ("default_vcpus", "2"),
+                ("default_memory", "768"),
+                ("kernel_params", "\"kata_rs_probe=42\""),
+                ("enable_debug", "true"),
+                ("seccompsandbox", "\"on,obsolete=deny\""),
+                ("virtio_fs_daemon", &format!("\"{}\"", virtiofsd.display())),
+            ],
+        )
+    })
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    c.run_detached("boot1", &[]);
+    let pid = only_pid(QEMU);
+    let line = cmdline(pid);
+    let argv0 = line.split(' ').next().unwrap_or_default().to_string();
+    assert_eq!(argv0, qemu.display().to_string(), "path: {line}");
+    let images = image_dir();
+    assert_has(
+        &line,
+        &format!("-kernel {}", images.join("vmlinux.container").display()),
+        "kernel",
+    );
+    assert_has(
+        &line,
+        &format!(
+            "-initrd {}",
+            images.join("kata-containers-initrd.img").display()
+        ),
+        "initrd",
+    );
+    assert_has(&line, "q35", "machine_type");
+    assert_has(&line, "-smp 2,", "default_vcpus");
+    assert_has(&line, "-m 768M", "default_memory");
+    assert_has(&line, "-sandbox on,obsolete=deny", "seccompsandbox");
+    let guest_cmdline = c.exec_output("boot1", "cmd", &["cat", "/proc/cmdline"]);
+    assert_has(&guest_cmdline, "kata_rs_probe=42", "kernel_params");
+    assert!(
+        !guest_cmdline.split_whitespace().any(|w| w == "quiet"),
+        "enable_debug leaves quiet out: {guest_cmdline}"
+    );
+    let nproc = c.exec_output("boot1", "nproc", &["nproc"]);
+    assert_eq!(nproc, "2", "default_vcpus in the guest");
+    let fsd = cmdline(only_pid("virtiofsd"));
+    assert_eq!(
+        fsd.split(' ').next().unwrap_or_default(),
+        virtiofsd.display().to_string(),
+        "virtio_fs_daemon: {fsd}"
+    );
+    c.remove("boot1");
+    // `[runtime] enable_debug`: the shim's own debug records.
+    let log = c.log();
+    assert!(
+        log.lines().any(|l| l.contains(" DEBUG ")
+            && l.contains("sandbox=boot1")
+            && !l.contains("source=\"agent\"")),
+        "no debug record of the shim with [runtime] enable_debug"
+    );
+    drop(c);
+    assert_no_leftovers(TEARDOWN);
+}
+
+/// `[runtime] create_container_timeout` bounds the agent's CreateContainer: a container whose
+/// `createContainer` hook (run by the agent during CreateContainer, in the guest) sleeps 5 s is
+/// refused after 2 s, naming the call, and nothing is left; with the default (60 s) it runs.
+#[test]
+fn create_container_timeout_bounds_the_agents_create_container() {
+    let _serial = serial();
+    assert_no_leftovers(TEARDOWN);
+    let dir = tempfile::tempdir().expect("tmp");
+    let rootfs = kata_e2e_tests::busybox_rootfs(dir.path()).expect("rootfs");
+    let spec_with_slow_hook = |id: &str| {
+        let mut spec =
+            kata_e2e_tests::default_spec(id, &rootfs, &["echo", "created"]).expect("spec");
+        spec["hooks"] = serde_json::json!({
+            "createContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "cat > /dev/null; sleep 5"]}],
+        });
+        let path = dir.path().join(format!("{id}.json"));
+        std::fs::write(&path, serde_json::to_vec_pretty(&spec).expect("json")).expect("write");
+        path
+    };
+    let run = |c: &PrivateContainerd, id: &str| {
+        let spec = spec_with_slow_hook(id);
+        let spec = spec.display().to_string();
+        c.ctr(
+            &[
+                "run",
+                "--rm",
+                "--runtime",
+                kata_e2e_tests::RUNTIME,
+                "--config",
+                &spec,
+                id,
+            ],
+            None,
+            120,
+        )
+        .expect("ctr run")
+    };
+    let c = PrivateContainerd::start_edited(|t| {
+        set_key(&t, "runtime", "create_container_timeout", "2")
+    })
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    let out = run(&c, "cct1");
+    assert_ne!(
+        out.code,
+        Some(0),
+        "CreateContainer outlived its 2 s: {}",
+        out.stderr
+    );
+    assert_has(
+        &out.stderr,
+        "CreateContainer",
+        "create_container_timeout error",
+    );
+    drop(c);
+    assert_no_leftovers(TEARDOWN);
+
+    let c = PrivateContainerd::start().unwrap_or_else(|e| panic!("{e:#}"));
+    let out = run(&c, "cct2");
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout_text().trim(), "created");
+    drop(c);
+    assert_no_leftovers(TEARDOWN);
+}
