@@ -17,7 +17,8 @@ use k8s_cri::v1::{
     PodSandbox, PodSandboxConfig, PodSandboxStats, PodSandboxStatsRequest, PodSandboxStatusRequest,
     PodSandboxStatusResponse, RemoveContainerRequest, RemovePodSandboxRequest,
     RunPodSandboxRequest, StartContainerRequest, StatusRequest, StatusResponse,
-    StopContainerRequest, StopPodSandboxRequest, VersionRequest, VersionResponse,
+    StopContainerRequest, StopPodSandboxRequest, UpdateContainerResourcesRequest, VersionRequest,
+    VersionResponse,
 };
 use tokio::net::UnixStream;
 use tonic::transport::{Channel, Endpoint, Uri};
@@ -272,6 +273,27 @@ impl CriClient {
         };
         let deadline = Duration::from_secs(timeout_secs.max(0) as u64 + 30);
         self.call("ExecSync", deadline, async move { c.exec_sync(req).await })
+    }
+
+    /// `UpdateContainerResources` (what kubelet sends to resize a running container): the
+    /// container's Linux resources become `linux`.
+    pub fn update_container_resources(
+        &self,
+        id: &str,
+        linux: k8s_cri::v1::LinuxContainerResources,
+    ) -> Result<(), CriError> {
+        let mut c = self.rs();
+        let req = UpdateContainerResourcesRequest {
+            container_id: id.to_string(),
+            linux: Some(linux),
+            ..Default::default()
+        };
+        self.call(
+            "UpdateContainerResources",
+            Duration::from_secs(60),
+            async move { c.update_container_resources(req).await },
+        )
+        .map(|_| ())
     }
 
     pub fn container_stats(&self, id: &str) -> Result<ContainerStats, CriError> {
