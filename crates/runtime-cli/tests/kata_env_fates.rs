@@ -25,7 +25,7 @@ fn config(dir: &Path) -> String {
     let text = format!(
         "[hypervisor.qemu]\npath = \"{d}/qemu-system-x86_64\"\nkernel = \"{d}/vmlinux\"\n\
          initrd = \"{d}/initrd.img\"\nvirtio_fs_daemon = \"{d}/virtiofsd\"\n\
-         enable_iommu = true\nvirtio_fs_queue_size = 1024\n"
+         enable_iommu = true\nrootfs_type = \"ext4\"\n"
     );
     let path = dir.join("configuration.toml");
     std::fs::write(&path, text).expect("write");
@@ -64,8 +64,8 @@ fn kata_env_text_lists_no_effect_keys_with_their_reason() {
         [
             "[config.no_effect]",
             "  hypervisor.qemu.enable_iommu = true  # accepted, has no effect in kata-rs: no vIOMMU",
-            "  hypervisor.qemu.virtio_fs_queue_size = 1024  # accepted, has no effect in kata-rs: \
-             the queue size is always 1024 (the value is what kata-rs does anyway)",
+            "  hypervisor.qemu.rootfs_type = \"ext4\"  # accepted, has no effect in kata-rs: \
+             the guest mounts the image's root as the kernel finds it (the value is what kata-rs does anyway)",
         ],
         "{text}"
     );
@@ -94,7 +94,7 @@ fn kata_env_json_lists_no_effect_keys() {
     assert!(keys[0]["file"]
         .as_str()
         .is_some_and(|f| f.ends_with("configuration.toml")));
-    assert_eq!(keys[1]["key"], "hypervisor.qemu.virtio_fs_queue_size");
+    assert_eq!(keys[1]["key"], "hypervisor.qemu.rootfs_type");
     assert_eq!(keys[1]["inert"], true);
     let warnings = json["config"]["warnings"].as_array().expect("warnings");
     let ours: Vec<_> = warnings
