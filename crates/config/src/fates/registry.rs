@@ -28,7 +28,7 @@ pub static KEYS: &[KeyFate] = &[
     no(HV, "jailer_path", "", "a Firecracker jailer; kata-rs runs QEMU only"),
     acts(HV, "kernel", "/usr/share/kata-containers/vmlinux.container", "QEMU -kernel (sandbox vm_spec.rs); test e2e config_keys boot_keys_land_on_the_qemu_command_line_and_in_the_guest"),
     acts(HV, "initrd", "", "QEMU -initrd (sandbox vm_spec.rs); test e2e config_keys boot_keys_land_on_the_qemu_command_line_and_in_the_guest"),
-    acts(HV, "image", "/usr/share/kata-containers/kata-containers.img", "first virtio-blk disk, systemd kernel parameters (sandbox vm_spec.rs, qemu cmdline/block.rs)"),
+    acts(HV, "image", "/usr/share/kata-containers/kata-containers.img", "first virtio-blk disk, Kata's root and systemd kernel parameters (sandbox vm_spec.rs, qemu cmdline/block.rs); unit tests sandbox vm_spec an_image_boot_gets_kata_s_root_parameters, qemu cmdline block image_is_the_first_read_only_disk (no rootfs image builder yet, so no image boot is tested)"),
     no(HV, "firmware", "", "QEMU boots its default BIOS; no firmware option is passed"),
     no(HV, "firmware_volume", "", "QEMU boots its default BIOS; no firmware volume is passed"),
     acts(HV, "machine_accelerators", "", "appended to -machine TYPE, verbatim: QEMU 7.2 wants e.g. smm=off, not nosmm (sandbox vm_spec.rs, qemu cmdline/machine.rs); test e2e config_keys machine_cpu_rng_memory_balloon_and_virtiofsd_keys_act"),
