@@ -196,11 +196,24 @@ impl PrivateContainerd {
 
     /// The STATUS column of `ctr task ls` for task `id` (`None`: no such task).
     pub fn task_status(&self, id: &str) -> Option<String> {
+        self.task_column(id, 2)
+    }
+
+    /// The PID column of `ctr task ls` for task `id` (the hypervisor's, for a VM runtime);
+    /// panics when there is none.
+    pub fn task_pid(&self, id: &str) -> u32 {
+        self.task_column(id, 1)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no pid for task {id} in ctr task ls"))
+    }
+
+    /// Column `n` of task `id`'s line of `ctr task ls`.
+    fn task_column(&self, id: &str, n: usize) -> Option<String> {
         let out = self.ctr(&["task", "ls"], None, 10).ok()?;
         out.stdout_text()
             .lines()
             .find(|l| l.split_whitespace().next() == Some(id))
-            .and_then(|l| l.split_whitespace().nth(2).map(str::to_string))
+            .and_then(|l| l.split_whitespace().nth(n).map(str::to_string))
     }
 
     /// Polls `task_status` every 500 ms, up to `tries` times, until `accept` takes it.

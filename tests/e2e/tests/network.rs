@@ -319,17 +319,6 @@ fn a_pod_in_a_prepared_network_namespace_serves_and_reaches_the_host_as_with_run
     assert_no_leftovers(TEARDOWN);
 }
 
-/// The pid containerd reports for task `id`.
-fn task_pid(c: &PrivateContainerd, id: &str) -> u32 {
-    let out = c.ctr(&["task", "ls"], None, 10).expect("task ls");
-    out.stdout_text()
-        .lines()
-        .find(|l| l.split_whitespace().next() == Some(id))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no pid for {id}: {}", out.stdout_text()))
-}
-
 /// What CNI does for `ctr run --cni`, by hand: a veth whose `eth0` end goes into the network
 /// namespace of the task's pid after the task exists, with an address and a default route.
 fn plumb_after_start(pid: u32, host_if: &str, net: u8) {
@@ -381,7 +370,7 @@ fn run_nsenter(args: &[&str]) {
 fn observe_hotplug(c: &PrivateContainerd, runtime: &str, id: &str, net: u8) -> String {
     let host_if = format!("ke2e-{id}");
     run_httpd(c, runtime, id, &[]);
-    plumb_after_start(task_pid(c, id), &host_if, net);
+    plumb_after_start(c.task_pid(id), &host_if, net);
     let body = http_get(&format!("10.{net}.0.2:8080"), Duration::from_secs(60));
     c.remove(id);
     // The namespace went with the task, and the veth with it.

@@ -81,17 +81,6 @@ fn guest_view(c: &PrivateContainerd, id: &str, exec: &str) -> (u32, u32, u64) {
     )
 }
 
-/// The hypervisor pid containerd reports for task `id` (`ctr task ls` PID).
-fn task_pid(c: &PrivateContainerd, id: &str) -> u32 {
-    let out = c.ctr(&["task", "ls"], None, 10).expect("task ls");
-    out.stdout_text()
-        .lines()
-        .find(|l| l.split_whitespace().next() == Some(id))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no pid for {id}: {}", out.stdout_text()))
-}
-
 fn cmdline(pid: u32) -> Vec<String> {
     std::fs::read(format!("/proc/{pid}/cmdline"))
         .expect("cmdline")
@@ -234,7 +223,7 @@ fn memory_limit_of_1gib_lets_the_container_allocate_900mib() {
 fn updates_grow_the_vm_and_a_deleted_container_gives_its_vcpus_back() {
     let c = PrivateContainerd::start_clean(TEARDOWN);
     c.run_detached_with("rpod", &[], &sandbox_annotations("rpod"));
-    let qemu = task_pid(&c, "rpod");
+    let qemu = c.task_pid("rpod");
     let args = cmdline(qemu);
     // Room to grow, from the shipped default_maxvcpus = 0, memory_slots = 10,
     // default_maxmemory = 0 (the host's CPUs and memory).
@@ -339,7 +328,7 @@ fn static_sandbox_resource_mgmt_sizes_the_vm_at_boot() {
     ];
     let out = c.ctr(&args, None, 180).expect("ctr run");
     assert_eq!(out.code, Some(0), "{}", out.stderr);
-    let qemu = task_pid(&c, "static1");
+    let qemu = c.task_pid("static1");
     let args = cmdline(qemu);
     // Booted with 1 + 1 vCPUs (within the host) and 512 + 512 MiB; nothing hot-added.
     let boot_vcpus = expected_vcpus(2);
@@ -366,7 +355,7 @@ fn sandbox_cgroup_only_puts_the_shim_qemu_and_daemons_in_the_pod_cgroup() {
     })
     .expect("containerd");
     c.run_detached("cg1", &[]);
-    let qemu = task_pid(&c, "cg1");
+    let qemu = c.task_pid("cg1");
     let shim = shim_pid(&c);
     assert_eq!(cgroup_of(qemu), "/default/cg1", "qemu");
     assert_eq!(cgroup_of(shim), "/default/cg1", "the shim");
