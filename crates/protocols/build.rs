@@ -14,7 +14,6 @@ const PROTOS: &[&str] = &[
     "protos/csi.proto",
     "protos/agent.proto",
     "protos/health.proto",
-    "protos/cache.proto",
 ];
 
 fn main() -> io::Result<()> {

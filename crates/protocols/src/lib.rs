@@ -3,7 +3,7 @@
 //! Generated at build time from `protos/*.proto` (protobuf 3 messages, async
 //! ttRPC clients and servers). Packages and method paths are Kata's, for
 //! example `/grpc.AgentService/CreateContainer` and `/grpc.Health/Check`.
-//! `cache` holds only the VMCache message types (its service runs on gRPC).
+//! `protos/cache.proto` (the VMCache service, gRPC) is compiled by kata-factory with tonic.
 
 macro_rules! generated {
     ($(#[$meta:meta])* $name:ident, $file:literal) => {
@@ -68,11 +68,6 @@ generated!(
     /// Async ttRPC client and server for `grpc.Health`.
     health_ttrpc,
     "health_ttrpc.rs"
-);
-generated!(
-    /// VMCache messages (package `cache`); the service itself is gRPC.
-    cache,
-    "cache.rs"
 );
 
 pub mod debug_console;

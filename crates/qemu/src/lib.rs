@@ -18,6 +18,7 @@ pub mod console;
 mod driver;
 mod error;
 mod hotplug;
+pub mod pidfd;
 mod process;
 pub mod qmp;
 mod resize;
@@ -25,4 +26,4 @@ mod vm;
 
 pub use driver::Qemu;
 pub use error::QemuError;
-pub use vm::{QemuVm, Timeouts, QMP_SOCKET};
+pub use vm::{DetachedQemu, QemuVm, Timeouts, QMP_SOCKET};

@@ -116,6 +116,22 @@ impl Supervised {
         })
     }
 
+    /// Watches `pid`, a process that is not our child (a VM handed over by the VMCache
+    /// server), through a pidfd: its end is published with an unknown status (only its parent
+    /// learns it), and a kill request or the drop of the handle sends SIGKILL.
+    pub(crate) fn adopt(pid: u32) -> std::io::Result<Self> {
+        let pidfd = crate::pidfd::PidFd::open(pid)?;
+        let (exit_tx, exit_rx) = watch::channel(None);
+        let (kill_tx, kill_rx) = mpsc::channel(1);
+        tokio::spawn(own_adopted(pidfd, kill_rx, exit_tx));
+        Ok(Supervised {
+            pid: Some(pid),
+            exit_rx,
+            kill_tx,
+            stderr: Arc::default(),
+        })
+    }
+
     pub(crate) fn pid(&self) -> Option<u32> {
         self.exit().is_none().then_some(self.pid).flatten()
     }
@@ -173,6 +189,28 @@ async fn own_child(
     let exit = vm_exit(status);
     tracing::debug!(?exit, "qemu reaped");
     let _ = exit_tx.send(Some(exit));
+}
+
+async fn own_adopted(
+    pidfd: crate::pidfd::PidFd,
+    mut kill_rx: mpsc::Receiver<()>,
+    exit_tx: watch::Sender<Option<VmExit>>,
+) {
+    tokio::select! {
+        _ = pidfd.exited() => {}
+        // A kill request, or the handle was dropped.
+        _ = kill_rx.recv() => {
+            if let Err(e) = pidfd.signal(libc::SIGKILL) {
+                tracing::warn!(pid = pidfd.pid(), error = %e, "cannot kill qemu");
+            }
+            pidfd.exited().await;
+        }
+    }
+    tracing::debug!(pid = pidfd.pid(), "adopted qemu ended");
+    let _ = exit_tx.send(Some(VmExit {
+        code: None,
+        signal: None,
+    }));
 }
 
 async fn collect_stderr(mut pipe: ChildStderr, keep: Arc<Mutex<Vec<u8>>>) {

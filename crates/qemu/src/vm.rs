@@ -46,7 +46,9 @@ impl Default for Timeouts {
 #[derive(Debug)]
 pub struct QemuVm {
     id: String,
-    process: Supervised,
+    process: std::sync::Arc<Supervised>,
+    /// Set by [`QemuVm::detach`]: the QMP socket stays for whoever takes the VM over.
+    detached: bool,
     qmp: QmpClient,
     qmp_socket: PathBuf,
     timeouts: Timeouts,
@@ -162,7 +164,8 @@ impl QemuVm {
         match connect_qmp(&spec, &process, &qmp_socket, &timeouts).await {
             Ok(qmp) => Ok(QemuVm {
                 id: spec.id.clone(),
-                process,
+                process: std::sync::Arc::new(process),
+                detached: false,
                 qmp,
                 qmp_socket,
                 timeouts,
@@ -258,7 +261,71 @@ impl QemuVm {
 impl Drop for QemuVm {
     fn drop(&mut self) {
         // The supervisor task kills QEMU when the handle goes; the socket is ours to remove.
-        remove_socket(&self.qmp_socket);
+        if !self.detached {
+            remove_socket(&self.qmp_socket);
+        }
+    }
+}
+
+/// A QEMU whose QMP session was closed by [`QemuVm::detach`] for another process to take over
+/// ([`QemuVm::adopt`]): this handle still reaps it and keeps its console copy, and never kills it.
+/// Dropping it kills QEMU as the [`QemuVm`] would; the VMCache server forgets handed-over VMs
+/// with [`std::mem::forget`] or ends its process without running destructors.
+#[derive(Debug)]
+pub struct DetachedQemu {
+    process: std::sync::Arc<Supervised>,
+}
+
+impl DetachedQemu {
+    /// Resolves once QEMU has ended and been reaped.
+    pub async fn exited(&self) -> VmExit {
+        self.process.exited().await
+    }
+
+    /// QEMU's pid while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.pid()
+    }
+
+    /// Kills QEMU (SIGKILL) and waits for it to be reaped.
+    pub async fn kill(&self) -> VmExit {
+        self.process.kill().await
+    }
+}
+
+impl QemuVm {
+    /// Closes the QMP session (QEMU serves one client at a time) and leaves the QMP socket in
+    /// place, so that another process can [`QemuVm::adopt`] the VM; the returned handle still
+    /// reaps QEMU. Kata's VMCache hands out VMs this way (virtcontainers/vm.go `ToGrpc`).
+    pub fn detach(mut self) -> DetachedQemu {
+        self.detached = true;
+        DetachedQemu {
+            process: std::sync::Arc::clone(&self.process),
+        }
+    }
+
+    /// Takes over a running QEMU that was booted from `spec` by another process (the VMCache
+    /// server) and detached there: watches `pid` through a pidfd (its exit status stays
+    /// unknown: only its parent learns it) and opens a QMP session on `<spec.run_dir>/qmp.sock`.
+    /// Errors: the process is gone (`Spawn` with ESRCH), or QMP does not answer in time.
+    pub async fn adopt(spec: &VmSpec, pid: u32, timeouts: Timeouts) -> Result<Self, QemuError> {
+        let process = Supervised::adopt(pid).map_err(|source| QemuError::Spawn {
+            binary: spec.hypervisor_path.clone(),
+            source,
+        })?;
+        let qmp_socket = spec.run_dir.join(QMP_SOCKET);
+        let qmp = connect_qmp(spec, &process, &qmp_socket, &timeouts).await?;
+        Ok(QemuVm {
+            id: spec.id.clone(),
+            process: std::sync::Arc::new(process),
+            detached: false,
+            qmp,
+            qmp_socket,
+            timeouts,
+            hotplug_bus: (spec.pci_bridges > 0).then(|| "pci-bridge-0".to_string()),
+            plugged: Plugged::default(),
+            room: crate::resize::Room::from_spec(&spec),
+        })
     }
 }
 
