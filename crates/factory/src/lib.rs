@@ -46,7 +46,7 @@ pub trait BaseVm: Send + Sync + 'static {
     fn is_alive(&self) -> bool;
     /// Lets go of the VM for its new owner: control sessions closed, processes left running.
     /// The returned handle keeps reaping them (the server is their parent) until they end.
-    fn hand_over(self: Box<Self>) -> Box<dyn HandedOver>;
+    async fn hand_over(self: Box<Self>) -> Box<dyn HandedOver>;
     /// Stops the VM and removes everything it made.
     async fn stop(self: Box<Self>);
 }

@@ -230,7 +230,7 @@ impl CacheService for Service {
         let vm = self.take().await?;
         let grpc = vm.grpc();
         tracing::info!(vm = %grpc.id, pid = vm.pid(), "VM handed out");
-        let handed = vm.hand_over();
+        let handed = vm.hand_over().await;
         // Reaped here when it ends; never dropped while it runs (that would kill it).
         tokio::spawn(async move {
             handed.ended().await;

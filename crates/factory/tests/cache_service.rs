@@ -46,7 +46,7 @@ impl BaseVm for Vm {
     fn is_alive(&self) -> bool {
         true
     }
-    fn hand_over(self: Box<Self>) -> Box<dyn HandedOver> {
+    async fn hand_over(self: Box<Self>) -> Box<dyn HandedOver> {
         self.1.handed.fetch_add(1, Ordering::SeqCst);
         Box::new(Handed)
     }

@@ -18,12 +18,15 @@ pub mod console;
 mod driver;
 mod error;
 mod hotplug;
+mod hotplug_fs;
 pub mod pidfd;
 mod process;
 pub mod qmp;
 mod resize;
+mod template;
 mod vm;
 
 pub use driver::Qemu;
 pub use error::QemuError;
+pub use template::Direction as TemplateDirection;
 pub use vm::{DetachedQemu, QemuVm, Timeouts, QMP_SOCKET};

@@ -28,6 +28,9 @@ pub struct Timeouts {
     pub reply: Duration,
     /// For the guest to release an unplugged device.
     pub unplug: Duration,
+    /// For a template's state to be saved or restored ([`QemuVm::save_template`],
+    /// [`QemuVm::restore`]); both take well under a second under TCG (MACHINE.md).
+    pub migration: Duration,
 }
 
 impl Default for Timeouts {
@@ -37,6 +40,7 @@ impl Default for Timeouts {
             stop: Duration::from_secs(5),
             reply: DEFAULT_REPLY_TIMEOUT,
             unplug: Duration::from_secs(10),
+            migration: Duration::from_secs(30),
         }
     }
 }
@@ -297,7 +301,8 @@ impl QemuVm {
     /// Closes the QMP session (QEMU serves one client at a time) and leaves the QMP socket in
     /// place, so that another process can [`QemuVm::adopt`] the VM; the returned handle still
     /// reaps QEMU. Kata's VMCache hands out VMs this way (virtcontainers/vm.go `ToGrpc`).
-    pub fn detach(mut self) -> DetachedQemu {
+    pub async fn detach(mut self) -> DetachedQemu {
+        self.qmp.disconnect().await;
         self.detached = true;
         DetachedQemu {
             process: std::sync::Arc::clone(&self.process),
@@ -324,7 +329,7 @@ impl QemuVm {
             timeouts,
             hotplug_bus: (spec.pci_bridges > 0).then(|| "pci-bridge-0".to_string()),
             plugged: Plugged::default(),
-            room: crate::resize::Room::from_spec(&spec),
+            room: crate::resize::Room::from_spec(spec),
         })
     }
 }

@@ -69,6 +69,9 @@ async fn session(sandbox_id: &str, port: Option<u32>) -> anyhow::Result<()> {
                 .with_context(|| format!("connecting to vsock {cid}:{port}"))?;
             relay(stream).await
         }
+        AgentAddress::Serial { .. } => bail!(
+            "sandbox {sandbox_id}: the debug console needs a vsock agent channel, the agent is on a serial port"
+        ),
     }
 }
 

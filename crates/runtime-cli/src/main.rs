@@ -7,6 +7,7 @@ mod exec;
 mod factory;
 mod metrics;
 mod settings;
+mod template;
 mod version;
 
 use std::process::ExitCode;
@@ -37,7 +38,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             }
             Ok(0)
         }
-        Some(Command::Factory { action }) => Ok(factory::run(action)),
+        Some(Command::Factory { action }) => factory::run(action, cli.config.as_deref()),
         Some(Command::Metrics { sandbox_id }) => metrics::run(&sandbox_id),
         Some(Command::Exec { sandbox_id, port }) => exec::run(&sandbox_id, port),
         Some(Command::KataEnv { json }) => {

@@ -171,6 +171,17 @@ impl QmpClient {
         self.inner.events.subscribe()
     }
 
+    /// Ends the session: shuts the connection's write side, so QEMU closes it and serves the
+    /// next client (its QMP monitor serves one at a time); waits up to `reply_timeout` for that.
+    pub async fn disconnect(&self) {
+        use tokio::io::AsyncWriteExt;
+        let _ = self.inner.writer.lock().await.shutdown().await;
+        let deadline = tokio::time::Instant::now() + self.inner.reply_timeout;
+        while !self.is_closed() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     /// Whether the connection is closed.
     pub fn is_closed(&self) -> bool {
         self.inner.pending().closed

@@ -10,6 +10,7 @@ use kata_agent_client::{AgentAddress, AgentClient, DialOptions, ReadyListener};
 use kata_config::Config;
 use kata_config::InterNetworkingModel;
 use kata_hypervisor::{Accelerator, NetDevice, VmSpec};
+use kata_qemu::pidfd::PidFd;
 use kata_qemu::QemuVm;
 use kata_vm_daemons::{first_exit, DaemonWatch, VirtioFsDaemon, VsockConfig, VsockDaemon};
 use tokio::sync::Mutex;
@@ -30,7 +31,7 @@ pub const LOG_PORT: u32 = 1025;
 /// The debug console's port (Kata's `agent.debug_console_vport` default).
 pub const DEBUG_CONSOLE_PORT: u32 = 1026;
 /// Guest context id; each VM has its own vhost-device-vsock, so it never clashes.
-const GUEST_CID: u32 = 3;
+pub(super) const GUEST_CID: u32 = 3;
 
 pub struct QemuLauncher {
     config: Arc<Config>,
@@ -63,6 +64,157 @@ impl VmLauncher for QemuLauncher {
             }
         }
         let started = std::time::Instant::now();
+        let booted = match self.from_cache(plan, log).await? {
+            Some(booted) => booted,
+            None => self.boot(plan, log, started).await?,
+        };
+        let Booted {
+            control,
+            client,
+            address,
+            network,
+            own_netns,
+            source,
+            daemons_at,
+            qmp_at,
+        } = booted;
+        if let Some(cgroup) = &pod_cgroup {
+            for pid in control.pids() {
+                for refused in cgroup::join(cgroup, pid) {
+                    tracing::warn!(sandbox = %plan.sandbox_id, pid, "left out of the pod cgroup: {refused}");
+                }
+            }
+        }
+        // The host's side of the boot phases (the guest logs its own: "guest boot timeline").
+        tracing::info!(
+            sandbox = %plan.sandbox_id,
+            source,
+            daemons_ms = daemons_at.as_millis(),
+            qmp_ms = qmp_at.as_millis(),
+            agent_ms = started.elapsed().as_millis(),
+            "vm boot timeline (ms since the launch began)"
+        );
+        // The agent's log port is reached through hybrid vsock only.
+        if let AgentAddress::HybridVsock { uds_path, .. } = &address {
+            let log_forwarder =
+                super::agent_log::spawn(plan.sandbox_id.clone(), uds_path.clone(), LOG_PORT);
+            *control.log_forwarder.lock().await = Some(log_forwarder);
+        }
+        let agent = Arc::new(
+            KataAgent::new(client)
+                .with_create_container_timeout(Duration::from_secs(
+                    self.config.runtime.create_container_timeout,
+                ))
+                .with_disable_guest_seccomp(self.config.runtime.disable_guest_seccomp),
+        );
+        if let Err(e) = configure_guest_network(agent.as_ref(), &network).await {
+            control.stop().await;
+            return Err(e);
+        }
+        let model = self.config.runtime.internetworking_model;
+        if let Some(netns) = own_netns.filter(|_| model != InterNetworkingModel::None) {
+            let how = network::Attach {
+                model,
+                owner: None,
+                dev_dir: plan.vm_dir.clone(),
+            };
+            let watch = super::hotplug::NetWatch::new(
+                plan.sandbox_id.clone(),
+                netns,
+                how,
+                Arc::downgrade(&control.vm),
+                agent.clone(),
+            );
+            let watcher = watch.spawn();
+            *control.net_watch.lock().await = Some(watch);
+            *control.hotplug.lock().await = Some(watcher);
+        }
+        let channel = GuestChannel {
+            agent_url: address.to_string(),
+            debug_console_vport: self
+                .config
+                .agent
+                .debug_console_enabled
+                .then_some(DEBUG_CONSOLE_PORT),
+        };
+        Ok(Launched {
+            channel,
+            vm: Box::new(control),
+            agent,
+        })
+    }
+}
+
+/// A VM up with its agent answering, before the sandbox's part of the launch.
+struct Booted {
+    control: QemuControl,
+    client: AgentClient,
+    address: AgentAddress,
+    network: PodNetwork,
+    own_netns: Option<std::path::PathBuf>,
+    /// `direct` or `vmcache`, for the boot timeline.
+    source: &'static str,
+    daemons_at: Duration,
+    qmp_at: Duration,
+}
+
+impl QemuLauncher {
+    /// A VM from the VMCache server when `[factory] vm_cache_number > 0` and it can serve this
+    /// sandbox; `None` (with a warning naming why) means a direct boot. A VM taken but not made
+    /// the sandbox's is an error: what was taken is in `log`.
+    async fn from_cache(
+        &self,
+        plan: &LaunchPlan,
+        log: &mut StepLog,
+    ) -> Result<Option<Booted>, BoxError> {
+        if self.config.factory.vm_cache_number == 0 {
+            return Ok(None);
+        }
+        let started = std::time::Instant::now();
+        let cached = match super::cached_vm::obtain(&self.config, plan).await {
+            Ok(cached) => cached,
+            Err(e) => {
+                tracing::warn!(
+                    sandbox = %plan.sandbox_id,
+                    endpoint = %self.config.factory.vm_cache_endpoint.display(),
+                    "VM cache not used, booting directly: {e}"
+                );
+                return Ok(None);
+            }
+        };
+        let adopted = super::cached_vm::adopt(&self.config, plan, cached, log).await?;
+        let qmp_at = started.elapsed();
+        let vm = Arc::new(adopted.vm);
+        let control = QemuControl {
+            pid: vm.pid().unwrap_or(0),
+            vm,
+            watches: vec![adopted.virtiofsd.watch()],
+            stopping: AtomicBool::new(false),
+            daemons: Mutex::new((None, Some(adopted.virtiofsd))),
+            adopted_vsock: Some(adopted.vsock),
+            log_forwarder: Mutex::new(None),
+            hotplug: Mutex::new(None),
+            net_watch: Mutex::new(None),
+        };
+        Ok(Some(Booted {
+            control,
+            client: adopted.client,
+            address: adopted.address,
+            network: PodNetwork::default(),
+            own_netns: adopted.own_netns,
+            source: "vmcache",
+            daemons_at: Duration::ZERO,
+            qmp_at,
+        }))
+    }
+
+    /// Boots the sandbox's VM: vhost-device-vsock, virtiofsd, QEMU, then the agent.
+    async fn boot(
+        &self,
+        plan: &LaunchPlan,
+        log: &mut StepLog,
+        started: std::time::Instant,
+    ) -> Result<Booted, BoxError> {
         let vsock_cfg = VsockConfig::in_dir(&plan.vm_dir, GUEST_CID);
         let vsock = VsockDaemon::start(vsock_cfg.clone()).await?;
         record(log, "vhost-device-vsock", vsock.pid());
@@ -96,16 +248,11 @@ impl VmLauncher for QemuLauncher {
         let ready = ReadyListener::bind(&vsock_cfg.uds_path)?;
         // vhost-device-vsock runs unprivileged: open the root-bound listener to it.
         vsock.allow_connect(ready.path())?;
-        let qemu_spawn = started.elapsed();
+        let daemons_at = started.elapsed();
         let vm = QemuVm::start(spec).await?;
-        let qmp_ready = started.elapsed();
+        let qmp_at = started.elapsed();
         record(log, "qemu", vm.pid());
         let pid = vm.pid().unwrap_or(0);
-        if let Some(cgroup) = &pod_cgroup {
-            for refused in cgroup::join(cgroup, pid) {
-                tracing::warn!(sandbox = %plan.sandbox_id, "qemu left out of the pod cgroup: {refused}");
-            }
-        }
 
         let control = QemuControl {
             vm: Arc::new(vm),
@@ -115,6 +262,7 @@ impl VmLauncher for QemuLauncher {
                 .collect(),
             stopping: AtomicBool::new(false),
             daemons: Mutex::new((Some(vsock), virtiofsd)),
+            adopted_vsock: None,
             log_forwarder: Mutex::new(None),
             hotplug: Mutex::new(None),
             net_watch: Mutex::new(None),
@@ -157,61 +305,15 @@ impl VmLauncher for QemuLauncher {
             control.stop().await;
             return Err(Box::new(e));
         }
-        // The host's side of the boot phases (the guest logs its own: "guest boot timeline").
-        tracing::info!(
-            sandbox = %plan.sandbox_id,
-            daemons_ms = qemu_spawn.as_millis(),
-            qmp_ms = qmp_ready.as_millis(),
-            agent_ms = started.elapsed().as_millis(),
-            "vm boot timeline (ms since the launch began)"
-        );
-        let log_forwarder = super::agent_log::spawn(
-            plan.sandbox_id.clone(),
-            vsock_cfg.uds_path.clone(),
-            LOG_PORT,
-        );
-        *control.log_forwarder.lock().await = Some(log_forwarder);
-        let agent = Arc::new(
-            KataAgent::new(client)
-                .with_create_container_timeout(Duration::from_secs(
-                    self.config.runtime.create_container_timeout,
-                ))
-                .with_disable_guest_seccomp(self.config.runtime.disable_guest_seccomp),
-        );
-        if let Err(e) = configure_guest_network(agent.as_ref(), &network).await {
-            control.stop().await;
-            return Err(e);
-        }
-        let model = self.config.runtime.internetworking_model;
-        if let Some(netns) = own_netns.filter(|_| model != InterNetworkingModel::None) {
-            let how = network::Attach {
-                model,
-                owner: None,
-                dev_dir: plan.vm_dir.clone(),
-            };
-            let watch = super::hotplug::NetWatch::new(
-                plan.sandbox_id.clone(),
-                netns,
-                how,
-                Arc::downgrade(&control.vm),
-                agent.clone(),
-            );
-            let watcher = watch.spawn();
-            *control.net_watch.lock().await = Some(watch);
-            *control.hotplug.lock().await = Some(watcher);
-        }
-        let channel = GuestChannel {
-            agent_url: address.to_string(),
-            debug_console_vport: self
-                .config
-                .agent
-                .debug_console_enabled
-                .then_some(DEBUG_CONSOLE_PORT),
-        };
-        Ok(Launched {
-            channel,
-            vm: Box::new(control),
-            agent,
+        Ok(Booted {
+            control,
+            client,
+            address,
+            network,
+            own_netns,
+            source: "direct",
+            daemons_at,
+            qmp_at,
         })
     }
 }
@@ -389,12 +491,32 @@ struct QemuControl {
     /// Set by `stop`: daemons ending from then on are expected.
     stopping: AtomicBool,
     daemons: Mutex<(Option<VsockDaemon>, Option<VirtioFsDaemon>)>,
+    /// vhost-device-vsock of a VM taken from the VMCache (the server is its parent).
+    adopted_vsock: Option<Arc<PidFd>>,
     /// The agent's log copy ([`super::agent_log`]); it ends with the VM, or is stopped with it.
     log_forwarder: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// The watch for interfaces added to the sandbox's own netns ([`super::hotplug`]).
     hotplug: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// The same watch, looked through once more before a container starts.
     net_watch: Mutex<Option<Arc<super::hotplug::NetWatch>>>,
+}
+
+impl QemuControl {
+    /// QEMU's and the daemons' pids (for the pod cgroup).
+    fn pids(&self) -> Vec<u32> {
+        let mut pids = vec![self.pid];
+        pids.extend(self.watches.iter().filter_map(DaemonWatch::pid));
+        pids.extend(self.adopted_vsock.as_ref().map(|v| v.pid()));
+        pids
+    }
+
+    /// Resolves when the adopted vhost-device-vsock ends; never without one.
+    async fn adopted_vsock_ended(&self) {
+        match &self.adopted_vsock {
+            Some(vsock) => vsock.exited().await,
+            None => std::future::pending().await,
+        }
+    }
 }
 
 #[async_trait]
@@ -427,6 +549,15 @@ impl VmControl for QemuControl {
     async fn exited(&self) {
         tokio::select! {
             _ = self.vm.exited() => {}
+            _ = self.adopted_vsock_ended() => {
+                if !self.stopping.load(Ordering::SeqCst) {
+                    tracing::error!("vhost-device-vsock died: stopping the vm");
+                    if let Err(e) = self.vm.stop().await {
+                        tracing::warn!(error = %e, "cannot stop qemu");
+                    }
+                }
+                let _ = self.vm.exited().await;
+            }
             (daemon, exit) = first_exit(&self.watches) => {
                 if !self.stopping.load(Ordering::SeqCst) {
                     tracing::error!(
@@ -462,6 +593,16 @@ impl VmControl for QemuControl {
         }
         if let Some(v) = vsock {
             v.stop().await;
+        }
+        if let Some(v) = &self.adopted_vsock {
+            let _ = v.signal(libc::SIGTERM);
+            if tokio::time::timeout(Duration::from_secs(2), v.exited())
+                .await
+                .is_err()
+            {
+                let _ = v.signal(libc::SIGKILL);
+                v.exited().await;
+            }
         }
         if let Some(forwarder) = self.log_forwarder.lock().await.take() {
             // The guest is gone: give the copy a moment to write out the last records it has.

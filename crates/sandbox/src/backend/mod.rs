@@ -4,6 +4,8 @@
 mod agent;
 pub mod agent_log;
 mod asset_hash;
+pub mod base_vm;
+mod cached_vm;
 pub mod convert;
 mod hotplug;
 mod launcher;
