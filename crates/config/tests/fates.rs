@@ -146,8 +146,8 @@ fn absent_zero_and_inert_values_do_not_warn_but_are_listed() {
     assert!(!loaded.warnings.iter().any(|w| w.contains("has no effect")));
 
     let text = format!(
-        "{}[runtime]\nenable_pprof = false\n[factory]\nvm_cache_number = 0\n",
-        qemu("virtio_fs_queue_size = 1024\nshared_fs = \"virtio-fs\"")
+        "{}[runtime]\nenable_pprof = false\n",
+        qemu("virtio_fs_queue_size = 1024\nshared_fs = \"virtio-fs\"\nmemory_offset = 0")
     );
     let loaded = load(&text).expect("load");
     assert!(
@@ -156,7 +156,10 @@ fn absent_zero_and_inert_values_do_not_warn_but_are_listed() {
         loaded.warnings
     );
     let names: Vec<&str> = loaded.ineffective.iter().map(|k| k.key.as_str()).collect();
-    assert_eq!(names, ["factory.vm_cache_number", "runtime.enable_pprof"]);
+    assert_eq!(
+        names,
+        ["hypervisor.qemu.memory_offset", "runtime.enable_pprof"]
+    );
     assert!(loaded.ineffective.iter().all(|k| k.inert));
 }
 

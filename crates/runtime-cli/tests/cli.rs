@@ -228,10 +228,45 @@ fn version_prints_version_commit_and_api() {
 }
 
 #[test]
-fn factory_subcommands_are_not_implemented_yet() {
-    for action in ["init", "status", "destroy"] {
-        let out = kata_runtime(&["factory", action]);
-        assert_eq!(out.status.code(), Some(2), "factory {action}");
-        assert!(stderr(&out).contains("not implemented yet"));
-    }
+fn factory_without_a_factory_says_so_and_without_a_server_cleans_up() {
+    let assets = Assets::new();
+    let out = kata_runtime(&["--config", &assets.config(), "factory", "status"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stdout(&out).contains("vm factory is not enabled"),
+        "{}",
+        stdout(&out)
+    );
+
+    let endpoint = assets.dir.path().join("cache.sock");
+    let text = std::fs::read_to_string(assets.config()).expect("config");
+    let text = format!(
+        "{text}\n[factory]\nvm_cache_number = 1\nvm_cache_endpoint = \"{}\"\n",
+        endpoint.display()
+    );
+    std::fs::write(assets.config(), text).expect("config");
+    let out = kata_runtime(&["--config", &assets.config(), "factory", "status"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("vm cache server is not running"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains(&endpoint.display().to_string()),
+        "{}",
+        stdout(&out)
+    );
+
+    // A stale socket (a killed server's) goes with destroy.
+    let stale = std::os::unix::net::UnixListener::bind(&endpoint).expect("bind");
+    drop(stale);
+    let out = kata_runtime(&["--config", &assets.config(), "factory", "destroy"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("removed stale socket"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!endpoint.exists());
 }

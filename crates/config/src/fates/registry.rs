@@ -174,8 +174,8 @@ pub static KEYS: &[KeyFate] = &[
     // ---- [factory]
     no(FA, "enable_template", "false", "VMs are always booted, never cloned from a template"),
     no(FA, "template_path", "/run/vc/vm/template", "no VM templating").inert("/run/vc/vm/template"),
-    no(FA, "vm_cache_number", "0", "no VM cache"),
-    no(FA, "vm_cache_endpoint", "/var/run/kata-containers/cache.sock", "no VM cache").inert("/var/run/kata-containers/cache.sock"),
+    acts(FA, "vm_cache_number", "0", "VMs kept booted by `kata-runtime factory init`, taken by each shim (factory server.rs, sandbox base_vm.rs and cached_vm.rs); test e2e factory pods_take_cached_vms_and_destroy_leaves_nothing"),
+    acts(FA, "vm_cache_endpoint", "/var/run/kata-containers/cache.sock", "the VMCache server's gRPC Unix socket, owner-only (factory socket.rs); test e2e factory a_killed_server_means_a_direct_boot_with_a_warning"),
     // ---- [image] (Kata 2.5-3.x placeholder, never implemented by Kata either)
     no(IM, "service_offload", "false", "images are pulled on the host"),
     no(IM, "provision", "", "no key provisioning"),
