@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks kata-rs against runc through the same private containerd, side by side in one run:
-#   - `ctr run --rm ... true`: median (and min/max) of N runs for each runtime;
+#   - `ctr run --rm ... true`: median (and min/max) of N runs for runc, kata-rs booting directly,
+#     kata-rs from the VM factory's template, and kata-rs taking VMs from the VMCache;
 #   - host memory of one idle pod: PSS of QEMU + virtiofsd + vhost-device-vsock + shim (kata) and of
-#     the shim + container (runc).
+#     the shim + container (runc); the summed PSS of 10 idle pods, direct and from the template.
 # Usage: bench/run.sh [N]   (N defaults to 10). Needs `make install` (or the binaries on PATH).
 set -euo pipefail
 
@@ -21,15 +22,46 @@ now() { date +%s.%N; }
 # median/min/max of the numbers on stdin
 stats() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.3f %.3f %.3f\n", m, a[1], a[NR]}'; }
 
+# time_runs LABEL RUNTIME [CTR RUN OPTIONS...]: N timed `ctr run --rm` runs; prints median min max.
+# With VMCACHE_WAIT set, each run first waits (untimed) until the cache is full again.
 time_runs() {
-    local runtime=$1
+    local label=$1 runtime=$2; shift 2
     for i in $(seq 1 "$n"); do
+        [ -z "${VMCACHE_WAIT:-}" ] || wait_cache "$VMCACHE_WAIT"
         local t0 t1
         t0=$(now)
-        timeout -k 5 180 ctr --address "$sock" run --rm --runtime "$runtime" "$image" "bench-${runtime//./-}-$i-$$" true > /dev/null
+        timeout -k 5 180 ctr --address "$sock" run --rm --runtime "$runtime" "$@" "$image" "bench-$label-$i-$$" true > /dev/null
         t1=$(now)
         awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f\n", b - a }'
-    done | tee "$dir/times-$runtime" | stats
+    done | tee "$dir/times-$label" | stats
+}
+
+# The configuration the installed binaries use (first existing default path).
+installed_config() {
+    local p
+    for p in ${KATA_CONF_FILE:-} $(kata-runtime --show-default-config-paths); do
+        [ -f "$p" ] && { echo "$p"; return; }
+    done
+    echo "no kata-rs configuration found (make install)" >&2
+    return 1
+}
+
+# factory_config FILE KEY=VALUE...: the installed configuration with [factory] keys set.
+factory_config() {
+    local out=$1; shift
+    local sets=() kv
+    for kv in "$@"; do sets+=(-e "s#^${kv%%=*} = .*#${kv%%=*} = ${kv#*=}#"); done
+    sed "${sets[@]}" "$(installed_config)" > "$out"
+}
+
+# wait_cache N: until `factory status` lists N cached VMs (at most 120 s).
+wait_cache() {
+    for _ in $(seq 1 240); do
+        [ "$(kata-runtime --config "$dir/vmcache.toml" factory status 2>/dev/null | grep -c 'vm pid')" -ge "$1" ] && return 0
+        sleep 0.5
+    done
+    echo "the VM cache did not fill" >&2
+    return 1
 }
 
 # Boot phases of the kata runs, from the containerd log: the shim's "vm boot timeline" (ms since
@@ -39,7 +71,7 @@ time_runs() {
 boot_phases() {
     local log="$dir/containerd.log"
     grep -E 'vm boot timeline|guest boot timeline|agent serving' "$log" |
-        grep -o 'bench-io-containerd-kata-v2-[0-9]*-[0-9]*\|[a-z_]*_ms=[0-9]*' |
+        grep -o 'bench-direct-[0-9]*-[0-9]*\|[a-z_]*_ms=[0-9]*' |
         awk '/^bench-/ { id = $0; next } { split($0, kv, "="); v[id, kv[1]] = kv[2]; ids[id] = 1 }
              END { for (i in ids) print v[i, "daemons_ms"], v[i, "qmp_ms"], v[i, "init_ms"],
                        v[i, "modules_ms"], v[i, "serving_ms"], v[i, "agent_ms"] }' |
@@ -48,8 +80,8 @@ boot_phases() {
     local daemons qmp init modules serving agent total
     daemons=$(median_col 1); qmp=$(median_col 2); init=$(median_col 3)
     modules=$(median_col 4); serving=$(median_col 5); agent=$(median_col 6)
-    total=$(stats < "$dir/times-io.containerd.kata.v2" | awk '{printf "%d", $1 * 1000}')
-    echo "boot phases of \`ctr run --rm true\` with kata-rs, medians of $(wc -l < "$dir/phases") runs, ms:"
+    total=$(stats < "$dir/times-direct" | awk '{printf "%d", $1 * 1000}')
+    echo "boot phases of \`ctr run --rm true\` with kata-rs booting directly, medians of $(wc -l < "$dir/phases") runs, ms:"
     printf '| %-58s | %8s |\n' "phase" "ms"
     printf '|%s|%s|\n' "------------------------------------------------------------" "----------"
     printf '| %-58s | %8s |\n' "vhost-device-vsock started (from the launch)" "$daemons"
@@ -94,17 +126,66 @@ idle_pss() {
 echo "kata-rs benchmark: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), host kernel $(uname -r)"
 echo "accelerator: $({ kata-runtime check 2>/dev/null || true; } | grep -m1 '\] kvm:')"
 echo
-read -r k_med k_min k_max < <(time_runs io.containerd.kata.v2)
-read -r r_med r_min r_max < <(time_runs io.containerd.runc.v2)
+read -r r_med r_min r_max < <(time_runs runc io.containerd.runc.v2)
+read -r k_med k_min k_max < <(time_runs direct io.containerd.kata.v2)
+
+# VMCache: a server with 1 VM; each run waits (untimed) until the cache holds one again.
+factory_config "$dir/vmcache.toml" vm_cache_number=1 "vm_cache_endpoint=\"$dir/cache.sock\""
+kata-runtime --config "$dir/vmcache.toml" factory init 2> "$dir/vmcache.log" &
+server=$!
+c_med=- c_min=- c_max=-
+if wait_cache 1; then
+    read -r c_med c_min c_max < <(VMCACHE_WAIT=1 time_runs vmcache io.containerd.kata.v2 --runtime-config-path "$dir/vmcache.toml")
+fi
+kata-runtime --config "$dir/vmcache.toml" factory destroy > /dev/null || kill "$server" 2> /dev/null || true
+wait "$server" 2> /dev/null || true
+
+# Template: `factory init` saves it and exits; pods restore from it.
+factory_config "$dir/template.toml" enable_template=true "template_path=\"$dir/template\""
+t_med=- t_min=- t_max=-
+if kata-runtime --config "$dir/template.toml" factory init > "$dir/template.log" 2>&1; then
+    read -r t_med t_min t_max < <(time_runs template io.containerd.kata.v2 --runtime-config-path "$dir/template.toml")
+else
+    echo "template: not measured: $(tail -1 "$dir/template.log")"
+fi
+
 k_pss=$(idle_pss io.containerd.kata.v2 qemu-system-x86_64 virtiofsd vhost-device-vsock containerd-shim-kata-v2)
 r_pss=$(idle_pss io.containerd.runc.v2 containerd-shim-runc-v2 sleep)
 
-printf '| %-28s | %12s | %12s |\n' "measure (n=$n)" "kata-rs" "runc"
-printf '|%s|%s|%s|\n' "------------------------------" "--------------" "--------------"
-printf '| %-28s | %12s | %12s |\n' "ctr run --rm true, median s" "$k_med" "$r_med"
-printf '| %-28s | %12s | %12s |\n' "ctr run --rm true, min s" "$k_min" "$r_min"
-printf '| %-28s | %12s | %12s |\n' "ctr run --rm true, max s" "$k_max" "$r_max"
-printf '| %-28s | %12s | %12s |\n' "idle pod host PSS, MiB" "$((k_pss / 1024))" "$((r_pss / 1024))"
+# idle_pods_pss COUNT [CTR RUN OPTIONS...]: summed PSS (KiB) of COUNT idle kata pods.
+idle_pods_pss() {
+    local count=$1; shift
+    local i
+    for i in $(seq 1 "$count"); do
+        ctr run -d --runtime io.containerd.kata.v2 "$@" "$image" "pods-$i-$$" sleep 3600 > /dev/null
+    done
+    sleep 10
+    pss_of qemu-system-x86_64 virtiofsd vhost-device-vsock containerd-shim-kata-v2
+    for i in $(seq 1 "$count"); do
+        ctr task kill -s SIGKILL "pods-$i-$$" > /dev/null 2>&1 || true
+    done
+    for i in $(seq 1 "$count"); do
+        for _ in $(seq 1 60); do ctr task ls | grep -q "pods-$i-$$.*RUNNING" || break; sleep 0.5; done
+        ctr task delete "pods-$i-$$" > /dev/null 2>&1 || true
+        ctr container delete "pods-$i-$$" > /dev/null 2>&1 || true
+    done
+}
+pods=10
+p_direct=$(idle_pods_pss $pods)
+p_template=-
+if [ "$t_med" != - ]; then
+    p_template=$(($(idle_pods_pss $pods --runtime-config-path "$dir/template.toml") / 1024))
+fi
+kata-runtime --config "$dir/template.toml" factory destroy > /dev/null 2>&1 || true
+
+printf '| %-34s | %9s | %9s | %9s | %9s |\n' "measure (n=$n)" "runc" "direct" "template" "VMCache"
+printf '|%s|%s|%s|%s|%s|\n' "------------------------------------" "-----------" "-----------" "-----------" "-----------"
+printf '| %-34s | %9s | %9s | %9s | %9s |\n' "ctr run --rm true, median s" "$r_med" "$k_med" "$t_med" "$c_med"
+printf '| %-34s | %9s | %9s | %9s | %9s |\n' "ctr run --rm true, min s" "$r_min" "$k_min" "$t_min" "$c_min"
+printf '| %-34s | %9s | %9s | %9s | %9s |\n' "ctr run --rm true, max s" "$r_max" "$k_max" "$t_max" "$c_max"
+printf '| %-34s | %9s | %9s | %9s | %9s |\n' "idle pod host PSS, MiB" "$((r_pss / 1024))" "$((k_pss / 1024))" "" ""
+printf '| %-34s | %9s | %9s | %9s | %9s |\n' "$pods idle pods, summed host PSS, MiB" "" "$((p_direct / 1024))" "$p_template" ""
+echo "(VMCache: 1 VM kept; each run waits, untimed, until the cache holds one again)"
 
 echo
 boot_phases

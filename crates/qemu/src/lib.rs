@@ -15,7 +15,6 @@
 
 pub mod cmdline;
 pub mod console;
-mod driver;
 mod error;
 mod hotplug;
 mod hotplug_fs;
@@ -26,7 +25,6 @@ mod resize;
 mod template;
 mod vm;
 
-pub use driver::Qemu;
 pub use error::QemuError;
 pub use template::Direction as TemplateDirection;
 pub use vm::{DetachedQemu, QemuVm, Timeouts, QMP_SOCKET};

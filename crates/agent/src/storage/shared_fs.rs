@@ -3,9 +3,25 @@
 use super::{Context, MountOptions, StorageSpec};
 use crate::error::{AgentError, Result};
 
-/// `mount -t virtiofs <tag> <mount_point>`.
+/// How long a virtio-fs mount waits for its tag: a share hot-plugged into a VM taken from the
+/// VMCache appears once the guest has handled the PCI hot-plug.
+const TAG_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `mount -t virtiofs <tag> <mount_point>`, retried while the kernel does not know the tag yet
+/// (`ENOENT`), for up to [`TAG_WAIT`].
 pub fn mount_virtio_fs(ctx: &Context<'_>, spec: &StorageSpec) -> Result<()> {
-    mount_tag(ctx, spec, "virtiofs", "")
+    let deadline = std::time::Instant::now() + TAG_WAIT;
+    loop {
+        match mount_tag(ctx, spec, "virtiofs", "") {
+            Err(AgentError::Io { source, .. })
+                if source.raw_os_error() == Some(libc::ENOENT)
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// `mount -t 9p -o trans=virtio,version=9p2000.L,cache=mmap <tag> <mount_point>` unless the
