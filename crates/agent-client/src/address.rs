@@ -8,8 +8,9 @@ use crate::error::Error;
 
 /// Address of the agent's ttRPC listener.
 ///
-/// The textual form follows Kata's URLs: `vsock://<cid>:<port>` and
-/// `hvsock://<unix socket path>:<port>`.
+/// The textual form follows Kata's URLs: `vsock://<cid>:<port>`,
+/// `hvsock://<unix socket path>:<port>` and `unix://<unix socket path>` (Kata 1.x's form for
+/// the serial channel).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum AgentAddress {
     /// Kernel vhost-vsock: connect with `AF_VSOCK` to the guest's context id.
@@ -28,13 +29,21 @@ pub enum AgentAddress {
         /// Port the agent listens on inside the guest.
         port: u32,
     },
+    /// A virtio-serial port the hypervisor serves on a host Unix socket (QEMU's chardev
+    /// `socket,server=on`; kata-hypervisor's `AgentChannel::Serial`, used by VM templates and
+    /// their clones): the stream carries ttRPC from the first byte, one client at a time.
+    Serial {
+        /// The hypervisor's Unix socket.
+        path: PathBuf,
+    },
 }
 
 impl AgentAddress {
-    /// The guest-side port, whatever the transport.
-    pub fn port(&self) -> u32 {
+    /// The guest-side vsock port; `None` for a serial port, which has none.
+    pub fn port(&self) -> Option<u32> {
         match self {
-            Self::Vsock { port, .. } | Self::HybridVsock { port, .. } => *port,
+            Self::Vsock { port, .. } | Self::HybridVsock { port, .. } => Some(*port),
+            Self::Serial { .. } => None,
         }
     }
 }
@@ -46,6 +55,7 @@ impl fmt::Display for AgentAddress {
             Self::HybridVsock { uds_path, port } => {
                 write!(f, "hvsock://{}:{port}", uds_path.display())
             }
+            Self::Serial { path } => write!(f, "unix://{}", path.display()),
         }
     }
 }
@@ -60,7 +70,15 @@ impl FromStr for AgentAddress {
         };
         let (scheme, rest) = s
             .split_once("://")
-            .ok_or_else(|| invalid("missing scheme (vsock:// or hvsock://)"))?;
+            .ok_or_else(|| invalid("missing scheme (vsock://, hvsock:// or unix://)"))?;
+        if scheme == "unix" {
+            if !rest.starts_with('/') {
+                return Err(invalid("unix socket path must be absolute"));
+            }
+            return Ok(Self::Serial {
+                path: PathBuf::from(rest),
+            });
+        }
         let (host, port) = rest
             .rsplit_once(':')
             .ok_or_else(|| invalid("missing :<port>"))?;
@@ -79,7 +97,9 @@ impl FromStr for AgentAddress {
                     port,
                 })
             }
-            _ => Err(invalid("unknown scheme (want vsock:// or hvsock://)")),
+            _ => Err(invalid(
+                "unknown scheme (want vsock://, hvsock:// or unix://)",
+            )),
         }
     }
 }
@@ -105,7 +125,22 @@ mod tests {
             }
         );
         assert_eq!(h.to_string(), "hvsock:///run/vc/vm/abc/kata.hvsock:1024");
-        assert_eq!(h.port(), 1024);
+        assert_eq!(h.port(), Some(1024));
+    }
+
+    #[test]
+    fn serial_socket_round_trips() {
+        let s: AgentAddress = "unix:///run/vc/vm/abc/agent:1.sock"
+            .parse()
+            .expect("unix address");
+        assert_eq!(
+            s,
+            AgentAddress::Serial {
+                path: PathBuf::from("/run/vc/vm/abc/agent:1.sock")
+            }
+        );
+        assert_eq!(s.to_string(), "unix:///run/vc/vm/abc/agent:1.sock");
+        assert_eq!(s.port(), None);
     }
 
     #[test]
@@ -116,6 +151,8 @@ mod tests {
             "vsock://x:1024",
             "vsock://3:port",
             "hvsock://:1024",
+            "unix://",
+            "unix://relative/agent.sock",
             "tcp://1.2.3.4:80",
         ] {
             let err = bad.parse::<AgentAddress>().expect_err(bad);

@@ -1,5 +1,5 @@
-//! Opening the byte stream to the agent: kernel vsock or hybrid vsock, with
-//! retries until the guest agent listens.
+//! Opening the byte stream to the agent: kernel vsock, hybrid vsock or a hypervisor's serial
+//! channel socket, with retries until the guest agent listens.
 
 use std::io;
 use std::path::Path;
@@ -144,6 +144,16 @@ pub(crate) async fn dial_once(addr: &AgentAddress, deadline: Instant) -> Result<
                         port: *port,
                         source: timeout_io("handshake reply"),
                     })
+                })?;
+            Ok(AgentStream::Unix(stream))
+        }
+        AgentAddress::Serial { path } => {
+            let stream = timeout_at(deadline, UnixStream::connect(path))
+                .await
+                .unwrap_or_else(|_| Err(timeout_io("unix connect")))
+                .map_err(|source| Error::SerialConnect {
+                    path: path.clone(),
+                    source,
                 })?;
             Ok(AgentStream::Unix(stream))
         }

@@ -40,6 +40,16 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// Connecting to the hypervisor's serial channel socket failed.
+    #[error("cannot connect to agent serial channel socket {}", path.display())]
+    SerialConnect {
+        /// Host Unix socket.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: io::Error,
+    },
+
     /// Writing `CONNECT <port>` or reading the reply failed (often: the
     /// device closed the stream because nothing listens on that port yet).
     #[error("hybrid vsock handshake on {} for port {port} failed", path.display())]

@@ -21,6 +21,7 @@ pub mod reaper;
 pub mod rpc;
 pub mod safe_path;
 pub mod sandbox;
+pub mod serial_channel;
 pub mod storage;
 
 /// Version reported by Health.Version and GetGuestDetails.

@@ -17,7 +17,8 @@ use std::time::Duration;
 use anyhow::Context;
 use kata_agent::log_channel::LogChannel;
 use kata_agent::{
-    config, debug_console, init, logging, network, reaper, rpc, sandbox, storage, VERSION,
+    config, debug_console, init, logging, network, reaper, rpc, sandbox, serial_channel, storage,
+    VERSION,
 };
 use tokio::sync::Notify;
 
@@ -132,6 +133,12 @@ fn run(cfg: config::AgentConfig, pid1: bool, host_log: Option<LogChannel>) -> an
             serving_ms = init::uptime_ms(),
             "agent serving (ms of guest uptime)"
         );
-        rpc::serve(&cfg.server_addr, service, shutdown).await
+        // Only in a VM: a test agent outside one must not pick up the host's serial ports.
+        let serial = if pid1 {
+            serial_channel::listener()
+        } else {
+            None
+        };
+        rpc::serve(&cfg.server_addr, service, shutdown, serial).await
     })
 }

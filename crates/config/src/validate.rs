@@ -155,6 +155,16 @@ fn check_factory(c: &Config, o: &Origins) -> Result<(), ConfigError> {
             "vm templating requires an initrd, not an image",
         ));
     }
+    if f.enable_template && c.hypervisor.shared_fs != crate::SharedFs::Virtio9p {
+        // Clones map the template's memory privately: vhost-user backends (virtiofsd) cannot
+        // see it, so the share must be one QEMU serves itself.
+        return Err(ConfigError::conflict(
+            o.file("factory.enable_template"),
+            ("factory.enable_template", &true),
+            ("hypervisor.qemu.shared_fs", &c.hypervisor.shared_fs.as_str()),
+            "vm templating needs shared_fs = \"virtio-9p\" (a template's clones cannot use virtiofsd)",
+        ));
+    }
     if f.vm_cache_number > 0 && c.hypervisor.name != "qemu" {
         return Err(ConfigError::conflict(
             o.file("factory.vm_cache_number"),

@@ -62,13 +62,29 @@ fn template_needs_an_initrd() {
         format!("[hypervisor.qemu]\nimage = \"{IMAGE}\"\n[factory]\nenable_template = true\n");
     let msg = err_of(&text);
     assert!(msg.contains("requires an initrd"), "{msg}");
-    let ok = format!("{}[factory]\nenable_template = true\n", qemu(""));
+    let ok = format!(
+        "{}[factory]\nenable_template = true\n",
+        qemu("shared_fs = \"virtio-9p\"")
+    );
     assert!(
         load(&ok)
             .expect("initrd template")
             .config
             .factory
             .enable_template
+    );
+}
+
+#[test]
+fn template_needs_9p() {
+    let text = format!("{}[factory]\nenable_template = true\n", qemu(""));
+    let msg = err_of(&text);
+    assert!(
+        msg.contains("factory.enable_template")
+            && msg.contains("hypervisor.qemu.shared_fs")
+            && msg.contains("virtio-fs")
+            && msg.contains("virtio-9p"),
+        "{msg}"
     );
 }
 

@@ -79,6 +79,15 @@ pub enum AgentChannel {
     },
     /// Kernel vsock through /dev/vhost-vsock.
     Vsock { guest_cid: u32 },
+    /// A virtio-serial port named `agent.channel.0` that the hypervisor itself serves, backed
+    /// by a Unix socket the hypervisor listens on at `socket` (QEMU: `virtio-serial-pci`, a
+    /// `socket,server=on,wait=off` chardev and a `virtserialport`); the host connects to
+    /// `socket` and speaks ttRPC. Needs no shared memory, so VM templates and their
+    /// copy-on-write clones use it (Kata 1.x's serial agent channel, same port name).
+    Serial {
+        /// The Unix socket the hypervisor creates and listens on; a stale file is replaced.
+        socket: PathBuf,
+    },
 }
 
 impl AgentChannel {
@@ -195,6 +204,16 @@ pub struct VmSpec {
     /// driver's default.
     #[serde(default)]
     pub virtio_fs_queue_size: u32,
+    /// A VM generation id device (QEMU `-device vmgenid,guid=auto`: a new id in every
+    /// hypervisor process), so that a guest restored from a template notices it is a new
+    /// instance and reseeds its RNG (Linux drivers/virt/vmgenid.c, `CONFIG_VMGENID`).
+    #[serde(default)]
+    pub vm_generation_id: bool,
+    /// Start with the vCPUs stopped, waiting for a saved state to restore (QEMU
+    /// `-incoming defer`); the driver's restore call loads it and resumes the VM. The spec must
+    /// describe the same machine as the one saved.
+    #[serde(default)]
+    pub wait_for_restore: bool,
 }
 
 /// The host memory guest RAM is allocated from.
@@ -207,6 +226,13 @@ pub enum MemoryKind {
     File { dir: PathBuf },
     /// Huge pages of the host's default size (they must be reserved on the host).
     HugePages,
+    /// The file at `path` holds guest RAM (created at the VM's memory size if missing): a VM
+    /// template maps it shared (`shared: true`), so that its RAM ends up in the file when it is
+    /// saved; each clone restored from that template maps the same file private copy-on-write
+    /// (`shared: false`), sharing the template's pages until it writes to them (Kata's
+    /// `enable_template`: virtcontainers/factory/template). A private mapping cannot be combined
+    /// with vhost-user devices, which need guest RAM shared.
+    MappedFile { path: PathBuf, shared: bool },
 }
 
 /// Guest RAM's backend: its kind, and whether it is allocated up front.
@@ -239,7 +265,18 @@ impl VmSpec {
     pub fn needs_shared_memory(&self) -> bool {
         self.memory.force_shared
             || self.uses_vhost_user()
-            || matches!(self.memory_backend.kind, MemoryKind::File { .. })
+            || matches!(
+                self.memory_backend.kind,
+                MemoryKind::File { .. } | MemoryKind::MappedFile { shared: true, .. }
+            )
+    }
+
+    /// Whether guest RAM is a private copy-on-write mapping of a file (a template's clone).
+    pub fn maps_memory_privately(&self) -> bool {
+        matches!(
+            self.memory_backend.kind,
+            MemoryKind::MappedFile { shared: false, .. }
+        )
     }
 
     /// A minimal spec: given binary, kernel and run dir, q35, 1 vCPU, 512 MiB, no devices.
@@ -289,6 +326,8 @@ impl VmSpec {
             memory_backend: MemoryBackend::default(),
             free_page_reporting: false,
             virtio_fs_queue_size: 0,
+            vm_generation_id: false,
+            wait_for_restore: false,
         }
     }
 }
@@ -344,6 +383,40 @@ mod tests {
         assert!(s.needs_shared_memory());
         s.memory_backend.kind = MemoryKind::HugePages;
         assert!(!s.needs_shared_memory());
+    }
+
+    #[test]
+    fn a_template_maps_its_file_shared_and_a_clone_privately() {
+        let mut s = spec();
+        s.memory_backend.kind = MemoryKind::MappedFile {
+            path: "/t/memory".into(),
+            shared: true,
+        };
+        assert!(s.needs_shared_memory());
+        assert!(!s.maps_memory_privately());
+        s.memory_backend.kind = MemoryKind::MappedFile {
+            path: "/t/memory".into(),
+            shared: false,
+        };
+        assert!(!s.needs_shared_memory());
+        assert!(s.maps_memory_privately());
+        s.agent_channel = Some(AgentChannel::Serial {
+            socket: "/run/agent.sock".into(),
+        });
+        assert!(
+            !s.needs_shared_memory(),
+            "a serial port is no vhost-user device"
+        );
+    }
+
+    #[test]
+    fn specs_without_the_template_fields_still_load() {
+        let mut value = serde_json::to_value(spec()).expect("serialize");
+        let fields = value.as_object_mut().expect("object");
+        fields.remove("vm_generation_id");
+        fields.remove("wait_for_restore");
+        let back: VmSpec = serde_json::from_value(value).expect("deserialize");
+        assert!(!back.vm_generation_id && !back.wait_for_restore);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::cmdline::CmdlineError;
 use crate::qmp::QmpError;
+use crate::template::Direction;
 
 #[derive(Debug, thiserror::Error)]
 pub enum QemuError {
@@ -58,4 +59,30 @@ pub enum QemuError {
     NotRunning { id: String },
     #[error("device {id} was not deleted by the guest within {after:?}")]
     UnplugTimeout { id: String, after: Duration },
+    #[error("cannot open template state {path}")]
+    StateFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("qmp {command} failed during the template {direction} with state {path}")]
+    StateQmp {
+        direction: Direction,
+        command: &'static str,
+        path: PathBuf,
+        #[source]
+        source: QmpError,
+    },
+    #[error("template {direction} with state {path} failed: {desc}")]
+    MigrationFailed {
+        direction: Direction,
+        path: PathBuf,
+        desc: String,
+    },
+    #[error("template {direction} with state {path} did not complete within {after:?}")]
+    MigrationTimeout {
+        direction: Direction,
+        path: PathBuf,
+        after: Duration,
+    },
 }

@@ -50,6 +50,11 @@ impl DimmBackend {
         let (qom_type, mem_path, hugetlb) = match &backend.kind {
             MemoryKind::File { dir } => ("memory-backend-file", Some(dir.clone()), false),
             MemoryKind::HugePages => ("memory-backend-memfd", None, true),
+            // Never the template's file: added RAM is the clone's own.
+            MemoryKind::MappedFile { .. } if spec.needs_shared_memory() => {
+                ("memory-backend-memfd", None, false)
+            }
+            MemoryKind::MappedFile { .. } => ("memory-backend-ram", None, false),
             MemoryKind::Anonymous if spec.needs_shared_memory() => {
                 ("memory-backend-memfd", None, false)
             }

@@ -285,3 +285,92 @@ fn a_killed_server_means_a_direct_boot_with_a_warning() {
         "{left:?}"
     );
 }
+
+/// Sets `shared_fs = "virtio-9p"`, `enable_template = true` and `template_path`.
+fn with_template(text: String, template: &Path) -> String {
+    text.lines()
+        .map(|l| {
+            if l.starts_with("shared_fs =") {
+                "shared_fs = \"virtio-9p\"".to_string()
+            } else if l.starts_with("enable_template") {
+                "enable_template = true".to_string()
+            } else if l.starts_with("template_path") {
+                format!("template_path = \"{}\"", template.display())
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+#[test]
+fn template_clones_run_pods_with_their_own_entropy() {
+    let _serial = serial();
+    let (containerd, baseline) = PrivateContainerd::start_with_baseline(TEARDOWN);
+    let template = containerd.config_path().with_file_name("template");
+    let text = std::fs::read_to_string(containerd.config_path()).expect("config");
+    std::fs::write(containerd.config_path(), with_template(text, &template)).expect("config");
+    let mut factory = Factory {
+        containerd: &containerd,
+        endpoint: containerd.config_path().with_file_name("no-cache.sock"),
+        server: None,
+    };
+
+    // No template yet: the pod boots directly, with a warning naming the path.
+    let out = containerd.run_rm("tpl0", &[], &["true"]).expect("ctr run");
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let lines = lines_of(&containerd, "tpl0");
+    assert!(
+        lines.iter().any(|l| l.contains("WARN")
+            && l.contains("VM template not used, booting directly")
+            && l.contains(&template.display().to_string())),
+        "{}",
+        lines.join("\n")
+    );
+
+    let init = factory.run("init");
+    let said = String::from_utf8_lossy(&init.stdout).into_owned();
+    assert_eq!(
+        init.status.code(),
+        Some(0),
+        "{said}{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    assert!(said.contains("vm factory initialized"), "{said}");
+    for f in ["memory", "state", "template.json"] {
+        assert!(template.join(f).is_file(), "{f} in the template");
+    }
+    assert_eq!(qemu_count(), 0, "the template VM is stopped once saved");
+    let status = factory.run("status");
+    assert!(String::from_utf8_lossy(&status.stdout).contains("vm factory template in"));
+
+    let mut seen = Vec::new();
+    for id in ["tpl1", "tpl2"] {
+        let out = containerd.run_rm(id, &[], &PROBE).expect("ctr run");
+        assert_eq!(out.code, Some(0), "{id}: {out:?}");
+        let bytes = out.stdout_text().trim().to_string();
+        assert_eq!(bytes.len(), 32, "{id}: 16 bytes in hex: {bytes:?}");
+        seen.push(bytes);
+        let lines = lines_of(&containerd, id);
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("vm boot timeline") && l.contains("source=\"template\"")),
+            "{id} was not cloned from the template:\n{}",
+            lines.join("\n")
+        );
+    }
+    assert_ne!(
+        seen[0], seen[1],
+        "two clones of one template read the same random bytes"
+    );
+
+    let said = factory.destroy();
+    assert!(said.contains("vm factory destroyed"), "{said}");
+    assert!(!template.exists(), "the template's files are removed");
+    drop(factory);
+    drop(containerd);
+    baseline.assert_restored(TEARDOWN);
+}

@@ -37,19 +37,23 @@ impl Service {
     }
 }
 
-/// Binds `addr` (`vsock://-1:1024`, `unix:///path`) and serves until `shutdown` is notified.
-pub async fn serve(addr: &str, service: Service, shutdown: Arc<Notify>) -> anyhow::Result<()> {
+/// Binds `addr` (`vsock://-1:1024`, `unix:///path`) and serves until `shutdown` is notified; also
+/// serves the connections of `serial` (the virtio-serial agent channel,
+/// [`crate::serial_channel::listener`]) when given.
+pub async fn serve(
+    addr: &str,
+    service: Service,
+    shutdown: Arc<Notify>,
+    serial: Option<ttrpc::r#async::transport::Listener>,
+) -> anyhow::Result<()> {
     let service = Arc::new(service);
-    let agent = kata_protocols::agent_ttrpc::create_agent_service(service);
-    let health = kata_protocols::health_ttrpc::create_health(Arc::new(health::HealthService));
     if let Some(path) = addr.strip_prefix("unix://") {
         let _ = std::fs::remove_file(path);
     }
-    let mut server = ttrpc::r#async::Server::new()
+    let server = ttrpc::r#async::Server::new()
         .bind(addr)
-        .map_err(|e| anyhow::anyhow!("binding ttrpc listener {addr}: {e}"))?
-        .register_service(agent)
-        .register_service(health);
+        .map_err(|e| anyhow::anyhow!("binding ttrpc listener {addr}: {e}"))?;
+    let mut server = with_services(server, &service);
     server
         .start()
         .await
@@ -58,11 +62,33 @@ pub async fn serve(addr: &str, service: Service, shutdown: Arc<Notify>) -> anyho
     if addr.starts_with("vsock://") {
         tokio::spawn(signal_ready());
     }
+    let mut serial_server = match serial {
+        Some(listener) => {
+            let server = ttrpc::r#async::Server::new().add_listener(listener);
+            let mut server = with_services(server, &service);
+            server
+                .start()
+                .await
+                .map_err(|e| anyhow::anyhow!("starting ttrpc server on the serial port: {e}"))?;
+            Some(server)
+        }
+        None => None,
+    };
     shutdown.notified().await;
     // Let the DestroySandbox reply leave before the listener goes away.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let _ = server.shutdown().await;
+    if let Some(server) = &mut serial_server {
+        let _ = server.shutdown().await;
+    }
     Ok(())
+}
+
+/// Registers `grpc.AgentService` and `grpc.Health` on `server`.
+fn with_services(server: ttrpc::r#async::Server, service: &Arc<Service>) -> ttrpc::r#async::Server {
+    let agent = kata_protocols::agent_ttrpc::create_agent_service(Arc::clone(service) as _);
+    let health = kata_protocols::health_ttrpc::create_health(Arc::new(health::HealthService));
+    server.register_service(agent).register_service(health)
 }
 
 /// Host vsock port told "the agent listens" (kata-rs; must match the host's

@@ -18,6 +18,11 @@ pub(super) fn object(spec: &VmSpec) -> Option<String> {
             "memory-backend-file,id={RAM_BACKEND_ID},size={size}M,mem-path={}",
             escape_path(dir)
         ),
+        // A template's file: shared for the template, private copy-on-write for its clones.
+        MemoryKind::MappedFile { path, .. } => format!(
+            "memory-backend-file,id={RAM_BACKEND_ID},size={size}M,mem-path={}",
+            escape_path(path)
+        ),
         // A memfd on hugetlbfs needs no mount; shareable like any memfd.
         MemoryKind::HugePages => {
             format!("memory-backend-memfd,id={RAM_BACKEND_ID},size={size}M,hugetlb=on")
@@ -32,6 +37,8 @@ pub(super) fn object(spec: &VmSpec) -> Option<String> {
     };
     if shared {
         object.push_str(",share=on");
+    } else if spec.maps_memory_privately() {
+        object.push_str(",share=off");
     }
     // Huge pages are allocated up front (as Kata does): a guest must not fault on a missing page.
     if backend.prealloc || backend.kind == MemoryKind::HugePages {
@@ -77,6 +84,27 @@ mod tests {
         assert_eq!(
             object(&s).as_deref(),
             Some("memory-backend-file,id=mem,size=512M,mem-path=/dev/shm,share=on")
+        );
+    }
+
+    #[test]
+    fn a_template_file_is_shared_and_a_clone_s_is_private() {
+        let mut s = test_spec();
+        s.memory_backend.kind = MemoryKind::MappedFile {
+            path: "/run/tmpl/memory".into(),
+            shared: true,
+        };
+        assert_eq!(
+            object(&s).as_deref(),
+            Some("memory-backend-file,id=mem,size=512M,mem-path=/run/tmpl/memory,share=on")
+        );
+        s.memory_backend.kind = MemoryKind::MappedFile {
+            path: "/run/tmpl/memory".into(),
+            shared: false,
+        };
+        assert_eq!(
+            object(&s).as_deref(),
+            Some("memory-backend-file,id=mem,size=512M,mem-path=/run/tmpl/memory,share=off")
         );
     }
 

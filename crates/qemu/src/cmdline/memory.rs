@@ -21,6 +21,9 @@ pub(super) fn args(spec: &VmSpec) -> Result<Vec<String>, CmdlineError> {
     if hotplug {
         m.push_str(&format!(",slots={},maxmem={}M", mem.slots, mem.max_mib));
     }
+    if spec.maps_memory_privately() && (spec.uses_vhost_user() || mem.force_shared) {
+        return Err(CmdlineError::PrivateMemoryShared);
+    }
     let mut args = vec!["-m".into(), m];
     if let Some(object) = super::mem_backend::object(spec) {
         args.extend([
@@ -68,6 +71,21 @@ mod tests {
             ["memory-backend-memfd,id=mem,size=512M,share=on"]
         );
         assert_eq!(values_of(&a, "-numa"), ["node,memdev=mem"]);
+    }
+
+    #[test]
+    fn a_private_clone_refuses_vhost_user_devices() {
+        let mut s = test_spec();
+        s.memory_backend.kind = kata_hypervisor::MemoryKind::MappedFile {
+            path: "/t/memory".into(),
+            shared: false,
+        };
+        assert!(args(&s).is_ok());
+        s.shared_fs = Some(SharedFs::VirtioFs {
+            socket: "/s".into(),
+            tag: "kataShared".into(),
+        });
+        assert_eq!(args(&s), Err(CmdlineError::PrivateMemoryShared));
     }
 
     #[test]

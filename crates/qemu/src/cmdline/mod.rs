@@ -16,7 +16,9 @@ pub(crate) mod net;
 mod qmp;
 mod rng;
 mod sandbox;
+mod serial;
 mod sharedfs;
+mod template;
 mod vsock;
 
 use std::path::Path;
@@ -44,6 +46,8 @@ pub enum CmdlineError {
     Empty { what: &'static str },
     #[error("invalid seccompsandbox value {value:?}: must be a qemu -sandbox option string starting with on or off")]
     InvalidSandbox { value: String },
+    #[error("guest ram mapped private copy-on-write (a template clone) cannot be shared with vhost-user devices")]
+    PrivateMemoryShared,
 }
 
 /// Escapes a value for a QEMU `key=value,...` option string (a comma is written twice).
@@ -98,11 +102,13 @@ pub fn build(spec: &VmSpec, qmp_socket: &Path) -> Result<Vec<String>, CmdlineErr
     args.extend(qmp::args(qmp_socket));
     args.extend(bridge::args(spec));
     args.extend(vsock::args(spec));
+    args.extend(serial::args(spec));
     args.extend(sharedfs::args(spec));
     args.extend(block::args(spec));
     args.extend(net::args(spec)?);
     args.extend(rng::args(spec));
     args.extend(balloon::args(spec));
+    args.extend(template::args(spec));
     args.extend(spec.extra_args.iter().cloned());
     Ok(args)
 }

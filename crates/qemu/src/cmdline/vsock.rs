@@ -1,4 +1,5 @@
-//! The agent channel: vhost-user vsock (hybrid, served by vhost-device-vsock) or kernel vsock.
+//! The agent channel: vhost-user vsock (hybrid, served by vhost-device-vsock) or kernel vsock
+//! (the virtio-serial port is `serial.rs`'s).
 
 use kata_hypervisor::{AgentChannel, VmSpec};
 
@@ -21,7 +22,7 @@ pub(super) fn args(spec: &VmSpec) -> Vec<String> {
             "-device".into(),
             format!("vhost-vsock-pci,id=vsock0,guest-cid={guest_cid}"),
         ],
-        None => Vec::new(),
+        Some(AgentChannel::Serial { .. }) | None => Vec::new(),
     }
 }
 

@@ -175,6 +175,67 @@ impl QmpCommand for BlockdevDel {
     type Reply = Empty;
 }
 
+/// One migration capability and whether it is on.
+#[derive(Debug, Clone, Serialize)]
+pub struct MigrationCapability {
+    /// The capability's QMP name, e.g. `x-ignore-shared`.
+    pub capability: String,
+    pub state: bool,
+}
+
+/// Sets migration capabilities (before `migrate` on the source, before `migrate-incoming` on
+/// the destination).
+#[derive(Debug, Clone, Serialize)]
+pub struct MigrateSetCapabilities {
+    pub capabilities: Vec<MigrationCapability>,
+}
+
+impl QmpCommand for MigrateSetCapabilities {
+    const NAME: &'static str = "migrate-set-capabilities";
+    type Reply = Empty;
+}
+
+/// Starts an outgoing migration to `uri` (`fd:NAME`, `exec:CMD`, ...); progress is in
+/// `query-migrate`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Migrate {
+    pub uri: String,
+}
+
+impl QmpCommand for Migrate {
+    const NAME: &'static str = "migrate";
+    type Reply = Empty;
+}
+
+/// Starts loading a migration stream from `uri` into a VM started with `-incoming defer`.
+#[derive(Debug, Clone, Serialize)]
+pub struct MigrateIncoming {
+    pub uri: String,
+}
+
+impl QmpCommand for MigrateIncoming {
+    const NAME: &'static str = "migrate-incoming";
+    type Reply = Empty;
+}
+
+no_arg_command!(
+    /// The state of the current (or last) migration, incoming or outgoing.
+    QueryMigrate,
+    "query-migrate",
+    MigrationInfo
+);
+
+/// Reply of `query-migrate` (the fields used here).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct MigrationInfo {
+    /// `none`, `setup`, `active`, `completed`, `failed`, `cancelled`, ...; absent before any
+    /// migration.
+    pub status: Option<String>,
+    /// Why a migration failed.
+    #[serde(rename = "error-desc")]
+    pub error_desc: Option<String>,
+}
+
 /// Serializes a command's arguments; `None` when it takes none.
 pub fn arguments<C: QmpCommand>(cmd: &C) -> Result<Option<Value>, serde_json::Error> {
     let value = serde_json::to_value(cmd)?;
@@ -225,6 +286,26 @@ mod tests {
             arguments(&cmd).expect("args"),
             Some(json!({"type": "tap", "id": "eth0"}))
         );
+    }
+
+    #[test]
+    fn migration_commands_use_qmp_spelling() {
+        let caps = MigrateSetCapabilities {
+            capabilities: vec![MigrationCapability {
+                capability: "x-ignore-shared".into(),
+                state: true,
+            }],
+        };
+        assert_eq!(
+            arguments(&caps).expect("args"),
+            Some(json!({"capabilities": [{"capability": "x-ignore-shared", "state": true}]}))
+        );
+        let info: MigrationInfo =
+            serde_json::from_value(json!({"status": "failed", "error-desc": "disk full"}))
+                .expect("decode");
+        assert_eq!(info.error_desc.as_deref(), Some("disk full"));
+        let info: MigrationInfo = serde_json::from_value(json!({})).expect("decode empty");
+        assert_eq!(info.status, None);
     }
 
     #[test]

@@ -129,7 +129,7 @@ pub(super) async fn adopt(
     let timeout = Duration::from_secs(u64::from(config.agent.dial_timeout));
     let client = AgentClient::connect_with(&address, &DialOptions::with_timeout(timeout)).await?;
     client.check(Duration::from_secs(10)).await?;
-    assign(&client).await?;
+    super::assign::sync_time_and_reseed(&client).await?;
     Ok(Adopted {
         vm,
         vsock,
@@ -164,37 +164,4 @@ fn bind_netns(qemu_pid: u32, path: &Path, log: &mut StepLog) -> Result<PathBuf, 
         path: path.to_owned(),
     });
     Ok(path.to_owned())
-}
-
-/// What Kata does to a VM it hands to a sandbox: the guest clock set to the host's, and the
-/// guest RNG reseeded with 512 fresh host bytes, so no two VMs share entropy or time.
-async fn assign(client: &AgentClient) -> Result<(), BoxError> {
-    use kata_protocols::agent as pb;
-    let ctx = || ttrpc::context::with_timeout(Duration::from_secs(5).as_nanos() as i64);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let mut time = pb::SetGuestDateTimeRequest::new();
-    time.Sec = now.as_secs() as i64;
-    time.Usec = i64::from(now.subsec_micros());
-    client
-        .agent
-        .set_guest_date_time(ctx(), &time)
-        .await
-        .map_err(|e| format!("SetGuestDateTime: {e}"))?;
-    let mut seed = vec![0u8; 512];
-    {
-        use std::io::Read;
-        std::fs::File::open("/dev/urandom")
-            .and_then(|mut f| f.read_exact(&mut seed))
-            .map_err(|e| format!("reading /dev/urandom: {e}"))?;
-    }
-    let mut reseed = pb::ReseedRandomDevRequest::new();
-    reseed.data = seed;
-    client
-        .agent
-        .reseed_random_dev(ctx(), &reseed)
-        .await
-        .map_err(|e| format!("ReseedRandomDev: {e}"))?;
-    Ok(())
 }

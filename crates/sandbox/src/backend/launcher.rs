@@ -64,7 +64,11 @@ impl VmLauncher for QemuLauncher {
             }
         }
         let started = std::time::Instant::now();
-        let booted = match self.from_cache(plan, log).await? {
+        let booted = match self.take_cached(plan, log).await? {
+            Some(booted) => Some(booted),
+            None => self.clone_template(plan, log).await?,
+        };
+        let booted = match booted {
             Some(booted) => booted,
             None => self.boot(plan, log, started).await?,
         };
@@ -131,11 +135,10 @@ impl VmLauncher for QemuLauncher {
         }
         let channel = GuestChannel {
             agent_url: address.to_string(),
-            debug_console_vport: self
-                .config
-                .agent
-                .debug_console_enabled
-                .then_some(DEBUG_CONSOLE_PORT),
+            // The console is a vsock port: a template's clone (serial channel) has none.
+            debug_console_vport: (self.config.agent.debug_console_enabled
+                && address.port().is_some())
+            .then_some(DEBUG_CONSOLE_PORT),
         };
         Ok(Launched {
             channel,
@@ -162,7 +165,7 @@ impl QemuLauncher {
     /// A VM from the VMCache server when `[factory] vm_cache_number > 0` and it can serve this
     /// sandbox; `None` (with a warning naming why) means a direct boot. A VM taken but not made
     /// the sandbox's is an error: what was taken is in `log`.
-    async fn from_cache(
+    async fn take_cached(
         &self,
         plan: &LaunchPlan,
         log: &mut StepLog,
@@ -203,6 +206,63 @@ impl QemuLauncher {
             network: PodNetwork::default(),
             own_netns: adopted.own_netns,
             source: "vmcache",
+            daemons_at: Duration::ZERO,
+            qmp_at,
+        }))
+    }
+
+    /// A clone of the VM template when `[factory] enable_template = true` and a template made
+    /// from this configuration exists; `None` (with a warning naming why) means a direct boot.
+    async fn clone_template(
+        &self,
+        plan: &LaunchPlan,
+        log: &mut StepLog,
+    ) -> Result<Option<Booted>, BoxError> {
+        if !self.config.factory.enable_template {
+            return Ok(None);
+        }
+        let started = std::time::Instant::now();
+        let (dir, template) = match super::template::usable(&self.config) {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(sandbox = %plan.sandbox_id, "VM template not used, booting directly: {e}");
+                return Ok(None);
+            }
+        };
+        let own_netns = own_netns(plan, log)?;
+        // The NICs go in after the restore: the template's machine has none.
+        let mut nics = template.spec.clone();
+        nics.net_devices.clear();
+        let network = connect_network(&self.config, plan, own_netns.as_deref(), &mut nics, log)?;
+        let restored = super::template::restore(
+            &self.config,
+            plan,
+            &dir,
+            nics.netns.clone(),
+            nics.net_devices,
+        )
+        .await?;
+        let qmp_at = started.elapsed();
+        record(log, "qemu", restored.vm.pid());
+        let vm = Arc::new(restored.vm);
+        let control = QemuControl {
+            pid: vm.pid().unwrap_or(0),
+            vm,
+            watches: Vec::new(),
+            stopping: AtomicBool::new(false),
+            daemons: Mutex::new((None, None)),
+            adopted_vsock: None,
+            log_forwarder: Mutex::new(None),
+            hotplug: Mutex::new(None),
+            net_watch: Mutex::new(None),
+        };
+        Ok(Some(Booted {
+            control,
+            client: restored.client,
+            address: restored.address,
+            network,
+            own_netns,
+            source: "template",
             daemons_at: Duration::ZERO,
             qmp_at,
         }))

@@ -4,6 +4,7 @@
 mod agent;
 pub mod agent_log;
 mod asset_hash;
+mod assign;
 pub mod base_vm;
 mod cached_vm;
 pub mod convert;
@@ -11,6 +12,7 @@ mod hotplug;
 mod launcher;
 mod resources;
 mod rootless;
+pub mod template;
 mod vm_spec;
 
 use std::sync::Arc;
