@@ -64,33 +64,46 @@ wait_cache() {
     return 1
 }
 
-# Boot phases of the kata runs, from the containerd log: the shim's "vm boot timeline" (ms since
-# the launch began: daemons started, QMP answering, agent answering) and the guest's own lines
-# forwarded by the shim ("guest boot timeline": init and modules done; "agent serving"), in ms of
-# guest uptime. Prints one median per phase.
-boot_phases() {
-    local log="$dir/containerd.log"
-    grep -E 'vm boot timeline|guest boot timeline|agent serving' "$log" |
-        grep -o 'bench-direct-[0-9]*-[0-9]*\|[a-z_]*_ms=[0-9]*' |
+# Boot phases of the kata runs, from the containerd log, per way of starting (direct, template,
+# vmcache): the shim's "vm boot timeline" (ms since the launch began: daemons started, QMP
+# answering or VM taken/restored, agent answering), "sandbox created" (CreateSandbox done, ms since
+# the launch began) and "container started" (ms of StartContainer); the guest's own lines forwarded
+# by the shim ("guest boot timeline": init and modules done; "agent serving", ms of guest uptime:
+# direct boots only, a cached or cloned VM booted before the pod). One median per phase and way.
+phase_medians() {
+    local label=$1 log="$dir/containerd.log"
+    grep -E 'vm boot timeline|guest boot timeline|agent serving|sandbox created|container started' "$log" |
+        grep -o "bench-$label-[0-9]*-[0-9]*\|[a-z_]*_ms=[0-9]*" |
         awk '/^bench-/ { id = $0; next } { split($0, kv, "="); v[id, kv[1]] = kv[2]; ids[id] = 1 }
-             END { for (i in ids) print v[i, "daemons_ms"], v[i, "qmp_ms"], v[i, "init_ms"],
-                       v[i, "modules_ms"], v[i, "serving_ms"], v[i, "agent_ms"] }' |
-        awk 'NF == 6' > "$dir/phases"
-    median_col() { awk -v c="$1" '{print $c}' "$dir/phases" | sort -n | awk '{a[NR]=$1} END {if (NR == 0) {print "-"; exit} print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-    local daemons qmp init modules serving agent total
-    daemons=$(median_col 1); qmp=$(median_col 2); init=$(median_col 3)
-    modules=$(median_col 4); serving=$(median_col 5); agent=$(median_col 6)
-    total=$(stats < "$dir/times-direct" | awk '{printf "%d", $1 * 1000}')
-    echo "boot phases of \`ctr run --rm true\` with kata-rs booting directly, medians of $(wc -l < "$dir/phases") runs, ms:"
-    printf '| %-58s | %8s |\n' "phase" "ms"
-    printf '|%s|%s|\n' "------------------------------------------------------------" "----------"
-    printf '| %-58s | %8s |\n' "vhost-device-vsock started (from the launch)" "$daemons"
-    printf '| %-58s | %8s |\n' "QEMU spawned and QMP answering" "$((qmp - daemons))"
-    printf '| %-58s | %8s |\n' "guest kernel until init (guest uptime)" "$init"
-    printf '| %-58s | %8s |\n' "kernel modules loaded" "$((modules - init))"
-    printf '| %-58s | %8s |\n' "agent serving" "$((serving - modules))"
-    printf '| %-58s | %8s |\n' "agent answering the host (from the launch)" "$agent"
-    printf '| %-58s | %8s |\n' "whole ctr run (shim start, sandbox, container, teardown)" "$total"
+             END { for (i in ids) print v[i, "daemons_ms"]+0, v[i, "qmp_ms"]+0, v[i, "init_ms"]+0,
+                       v[i, "modules_ms"]+0, v[i, "serving_ms"]+0, v[i, "agent_ms"]+0,
+                       v[i, "created_ms"]+0, v[i, "start_ms"]+0 }' > "$dir/phases-$label"
+    local c
+    for c in 1 2 3 4 5 6 7 8; do
+        awk -v c="$c" '{print $c}' "$dir/phases-$label" | sort -n |
+            awk '{a[NR]=$1} END {if (NR == 0) {print "-"; exit} print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'
+    done | paste -sd' '
+}
+
+boot_phases() {
+    local d t c
+    read -r -a d <<< "$(phase_medians direct)"
+    read -r -a t <<< "$(phase_medians template)"
+    read -r -a c <<< "$(phase_medians vmcache)"
+    total() { [ -s "$dir/times-$1" ] && stats < "$dir/times-$1" | awk '{printf "%d", $1 * 1000}' || echo -; }
+    sub() { [ "$1" = - ] || [ "$2" = - ] && echo - || echo $(($1 - $2)); }
+    echo "boot phases of \`ctr run --rm true\`, medians of the runs above, ms:"
+    printf '| %-56s | %8s | %8s | %8s |\n' "phase" "direct" "template" "VMCache"
+    printf '|%s|%s|%s|%s|\n' "----------------------------------------------------------" "----------" "----------" "----------"
+    printf '| %-56s | %8s | %8s | %8s |\n' "daemons started (vsock, virtiofsd; from the launch)" "${d[0]}" "${t[0]}" "${c[0]}"
+    printf '| %-56s | %8s | %8s | %8s |\n' "QEMU spawned + QMP / VM restored / VM taken + share" "$(sub "${d[1]}" "${d[0]}")" "${t[1]}" "${c[1]}"
+    printf '| %-56s | %8s | %8s | %8s |\n' "guest kernel until init (guest uptime)" "${d[2]}" "-" "-"
+    printf '| %-56s | %8s | %8s | %8s |\n' "kernel modules loaded" "$(sub "${d[3]}" "${d[2]}")" "-" "-"
+    printf '| %-56s | %8s | %8s | %8s |\n' "agent serving" "$(sub "${d[4]}" "${d[3]}")" "-" "-"
+    printf '| %-56s | %8s | %8s | %8s |\n' "agent answering the host (from the launch)" "${d[5]}" "${t[5]}" "${c[5]}"
+    printf '| %-56s | %8s | %8s | %8s |\n' "sandbox created (from the launch)" "${d[6]}" "${t[6]}" "${c[6]}"
+    printf '| %-56s | %8s | %8s | %8s |\n' "StartContainer" "${d[7]}" "${t[7]}" "${c[7]}"
+    printf '| %-56s | %8s | %8s | %8s |\n' "whole ctr run (shim start, sandbox, container, teardown)" "$(total direct)" "$(total template)" "$(total vmcache)"
 }
 
 # PSS (KiB) summed over the processes whose comm matches one of the names.
@@ -141,7 +154,7 @@ kata-runtime --config "$dir/vmcache.toml" factory destroy > /dev/null || kill "$
 wait "$server" 2> /dev/null || true
 
 # Template: `factory init` saves it and exits; pods restore from it.
-factory_config "$dir/template.toml" enable_template=true "template_path=\"$dir/template\""
+factory_config "$dir/template.toml" enable_template=true "template_path=\"$dir/template\"" "shared_fs=\"virtio-9p\""
 t_med=- t_min=- t_max=-
 if kata-runtime --config "$dir/template.toml" factory init > "$dir/template.log" 2>&1; then
     read -r t_med t_min t_max < <(time_runs template io.containerd.kata.v2 --runtime-config-path "$dir/template.toml")

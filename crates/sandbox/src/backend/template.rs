@@ -132,6 +132,18 @@ pub async fn create(config: &Config) -> Result<Template, BoxError> {
     }
     let dir = config.factory.template_path.clone();
     let _ = std::fs::remove_dir_all(&dir);
+    // Owner-only: the memory file is a guest's RAM.
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        if let Some(parent) = dir.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("making {}: {e}", parent.display()))?;
+        }
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| format!("making {}: {e}", dir.display()))?;
+    }
     std::fs::create_dir_all(dir.join("share"))
         .map_err(|e| format!("making {}: {e}", dir.display()))?;
     let made = make(config, &dir).await;

@@ -97,6 +97,7 @@ impl SandboxTask {
             cgroups_path: req.cgroups_path.clone(),
         };
         let mut log = StepLog::new(self.state.clone(), self.layout.state_dir());
+        let launch_began = std::time::Instant::now();
         let launched = self.launcher.launch(&plan, &mut log).await;
         self.state = log.into_state();
         steps.clone_from(&self.state.sandbox_steps);
@@ -126,6 +127,12 @@ impl SandboxTask {
         let sandbox_id = self.layout.sandbox_id.clone();
         let call = launched.agent.create_sandbox(request);
         with_deadline("CreateSandbox", &sandbox_id, after, call).await?;
+        // The last host phase of a boot (the launcher logs the earlier ones).
+        tracing::info!(
+            sandbox = %sandbox_id,
+            created_ms = launch_began.elapsed().as_millis(),
+            "sandbox created (ms since the launch began)"
+        );
 
         let tx = self.internal.clone();
         tokio::spawn(async move {

@@ -55,8 +55,13 @@ impl SandboxTask {
                         tracing::warn!(container = %cid, "the pod network look before start timed out");
                     }
                 }
+                let began = std::time::Instant::now();
                 let call = agent.start_container(&cid);
-                with_deadline("StartContainer", &cid, after, call).await
+                let started = with_deadline("StartContainer", &cid, after, call).await;
+                if started.is_ok() {
+                    tracing::info!(container = %cid, start_ms = began.elapsed().as_millis(), "container started (ms of StartContainer)");
+                }
+                started
             }),
             Some(eid) => {
                 let spec = proc_.spec.clone().ok_or_else(|| Error::InvalidArgument {
