@@ -91,7 +91,7 @@ boot_phases() {
     read -r -a t <<< "$(phase_medians template)"
     read -r -a c <<< "$(phase_medians vmcache)"
     total() { [ -s "$dir/times-$1" ] && stats < "$dir/times-$1" | awk '{printf "%d", $1 * 1000}' || echo -; }
-    sub() { [ "$1" = - ] || [ "$2" = - ] && echo - || echo $(($1 - $2)); }
+    sub() { [ "$1" = - ] || [ "$2" = - ] && echo - || awk -v a="$1" -v b="$2" 'BEGIN { print a - b }'; }
     echo "boot phases of \`ctr run --rm true\`, medians of the runs above, ms:"
     printf '| %-56s | %8s | %8s | %8s |\n' "phase" "direct" "template" "VMCache"
     printf '|%s|%s|%s|%s|\n' "----------------------------------------------------------" "----------" "----------" "----------"

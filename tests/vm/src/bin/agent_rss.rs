@@ -1,20 +1,23 @@
 //! agent_rss: boots a test VM and prints the guest agent's resident memory, right after boot and
 //! with one container running, plus QEMU's own memory on the host, as `key=value` lines.
 //!
-//! The agent is PID 1 of the guest. A container without a PID namespace that mounts its own
-//! `/proc` sees the guest's PID 1, so `cat /proc/1/status` inside it reads the agent's VmRSS:
-//! - `after_boot`: a short-lived probe container, the first container of the sandbox;
-//! - `one_container`: an ExecProcess in a long-running container (also without a PID namespace).
+//! The agent reports its own resident memory in `GetMetrics`
+//! (`kata_agent_process_resident_memory_bytes`, read from its `/proc/self/statm`): containers get
+//! a PID namespace of their own whatever their spec says, so they cannot read the agent's status.
 //!
 //! Usage: `cargo run -p kata-vm-tests --bin agent_rss` (needs `make image`; root).
 
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{anyhow, Context};
+use kata_protocols::agent as pb;
 use kata_protocols::agent_ttrpc::AgentServiceClient;
-use kata_vm_tests::rpc::{self, Stream};
-use kata_vm_tests::spec::{container_spec, process, without_namespace};
+use kata_vm_tests::rpc;
+use kata_vm_tests::spec::{container_spec, process};
 use kata_vm_tests::{chain, BusyboxRootfs, TestVm};
+
+/// The agent's metric of its resident memory.
+const RSS: &str = "kata_agent_process_resident_memory_bytes";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
@@ -32,43 +35,14 @@ async fn main() -> anyhow::Result<()> {
 async fn measure(vm: &TestVm) -> anyhow::Result<()> {
     let agent = vm.agent();
     println!("boot_to_agent_ms={}", vm.boot_time().as_millis());
+    println!("agent_rss_kib_after_boot={}", agent_rss_kib(agent).await?);
 
-    // After boot: the first container of the sandbox reads the agent's status and exits.
-    BusyboxRootfs::create(vm.shared_dir(), "probe").map_err(|e| anyhow!(chain(&e)))?;
-    let mut spec = container_spec("probe", process(&["cat", "/proc/1/status"]));
-    without_namespace(&mut spec, "pid");
-    rpc::run_container(agent, "probe", spec)
-        .await
-        .context("starting the probe container")?;
-    let status = read_output(agent, "probe", "probe").await?;
-    rpc::wait_process(agent, "probe", "probe")
-        .await
-        .context("waiting for the probe")?;
-    rpc::remove_container(agent, "probe")
-        .await
-        .context("removing the probe")?;
-    print_status("after_boot", &status)?;
-
-    // One container running: exec the probe inside it.
     BusyboxRootfs::create(vm.shared_dir(), "workload").map_err(|e| anyhow!(chain(&e)))?;
-    let mut spec = container_spec("workload", process(&["sleep", "3600"]));
-    without_namespace(&mut spec, "pid");
+    let spec = container_spec("workload", process(&["sleep", "3600"]));
     rpc::run_container(agent, "workload", spec)
         .await
         .context("starting the workload container")?;
-    rpc::exec_process(
-        agent,
-        "workload",
-        "probe",
-        process(&["cat", "/proc/1/status"]),
-    )
-    .await
-    .context("exec of the probe")?;
-    let status = read_output(agent, "workload", "probe").await?;
-    rpc::wait_process(agent, "workload", "probe")
-        .await
-        .context("waiting for the probe")?;
-    print_status("one_container", &status)?;
+    println!("agent_rss_kib_one_container={}", agent_rss_kib(agent).await?);
 
     if let Some(pid) = vm.qemu().pid() {
         print_qemu_memory(pid);
@@ -79,40 +53,21 @@ async fn measure(vm: &TestVm) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn read_output(
-    agent: &AgentServiceClient,
-    cid: &str,
-    exec_id: &str,
-) -> anyhow::Result<String> {
-    let read = tokio::time::timeout(
-        Duration::from_secs(30),
-        rpc::read_to_end(agent, cid, exec_id, Stream::Stdout),
-    )
-    .await
-    .context("reading /proc/1/status timed out")?;
-    match read {
-        Ok(out) => Ok(String::from_utf8_lossy(&out).into_owned()),
-        Err((_, e)) => Err(anyhow!("reading /proc/1/status: {e:?}")),
-    }
-}
-
-/// Prints VmRSS, VmHWM (KiB) of the status text, which must be the agent's.
-fn print_status(label: &str, status: &str) -> anyhow::Result<()> {
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(|v| v.trim().trim_end_matches("kB").trim().to_string())
-    };
-    let name = field("Name:").unwrap_or_default();
-    if name != "init" && name != "kata-agent" {
-        bail!("/proc/1 in the container is {name:?}, not the agent (does the container have its own PID namespace?)");
-    }
-    let rss = field("VmRSS:").context("no VmRSS in /proc/1/status")?;
-    let hwm = field("VmHWM:").context("no VmHWM in /proc/1/status")?;
-    println!("agent_vmrss_kib_{label}={rss}");
-    println!("agent_vmhwm_kib_{label}={hwm}");
-    Ok(())
+/// The agent's resident memory (KiB) from its `GetMetrics` text.
+async fn agent_rss_kib(agent: &AgentServiceClient) -> anyhow::Result<u64> {
+    let ctx = ttrpc::context::with_timeout(Duration::from_secs(10).as_nanos() as i64);
+    let metrics = agent
+        .get_metrics(ctx, &pb::GetMetricsRequest::new())
+        .await
+        .context("GetMetrics")?;
+    let bytes: f64 = metrics
+        .metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(RSS))
+        .and_then(|v| v.split_whitespace().last())
+        .and_then(|v| v.parse().ok())
+        .with_context(|| format!("no {RSS} in GetMetrics"))?;
+    Ok((bytes / 1024.0) as u64)
 }
 
 /// QEMU's PSS and RSS on the host (KiB), from smaps_rollup.
