@@ -40,9 +40,11 @@ pub const STATE_FILE: &str = "state";
 pub const TEMPLATE_FILE: &str = "template.json";
 /// The agent's socket in a template's or a clone's VM directory.
 const AGENT_SOCKET: &str = "agent.sock";
-/// How long the agent's serial side takes to notice the host left (the template must not be
-/// saved with a session still open in the guest).
-const DETACH_SETTLE: Duration = Duration::from_millis(300);
+/// Time given to the template's agent between opening its serial port and waiting for a host.
+const DETACH_SETTLE: Duration = Duration::from_millis(500);
+/// Attempts at a clone's first agent session, and how long each waits for the health check.
+const CLONE_ATTEMPTS: u32 = 3;
+const CLONE_CHECK: Duration = Duration::from_secs(3);
 
 /// What a template was made from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,6 +57,42 @@ pub struct Template {
     pub agent: Vec<u8>,
     /// Seconds since the epoch when it was saved.
     pub created: u64,
+    /// The kernel and initrd it booted, as they were (a rebuilt image makes it stale).
+    #[serde(default)]
+    pub assets: Vec<Asset>,
+}
+
+/// A file a template depends on, by path, size and modification time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Asset {
+    pub path: PathBuf,
+    pub size: u64,
+    pub mtime_ns: i128,
+}
+
+impl Asset {
+    fn of(path: &Path) -> Option<Asset> {
+        let meta = std::fs::metadata(path).ok()?;
+        let mtime = meta.modified().ok()?;
+        let mtime_ns = match mtime.duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => d.as_nanos() as i128,
+            Err(e) => -(e.duration().as_nanos() as i128),
+        };
+        Some(Asset {
+            path: path.to_owned(),
+            size: meta.len(),
+            mtime_ns,
+        })
+    }
+}
+
+/// The kernel and initrd of `config`, as they are now.
+fn assets_of(config: &Config) -> Vec<Asset> {
+    let h = &config.hypervisor;
+    std::iter::once(h.kernel.as_path())
+        .chain(h.initrd.as_deref())
+        .filter_map(Asset::of)
+        .collect()
 }
 
 impl Template {
@@ -172,9 +210,34 @@ async fn make(config: &Config, dir: &Path) -> Result<Template, BoxError> {
     };
     let spec = spec_for(config, &plan, dir, false);
     let vm = QemuVm::start(spec.clone()).await?;
+    let mut events = vm.qmp().events();
     let saved = async {
-        let client = connect(config, &dir.join(AGENT_SOCKET)).await?;
-        drop(client);
+        // The agent opens its serial port once it serves on it: QEMU reports that
+        // (`VSERPORT_CHANGE`, open). No host session is opened before the save, so a clone's
+        // first session is the guest's first too.
+        let timeout = Duration::from_secs(u64::from(config.agent.dial_timeout));
+        let opened = async {
+            loop {
+                match events.recv().await {
+                    Ok(e) if e.name == "VSERPORT_CHANGE"
+                        && e.data.get("open").and_then(|o| o.as_bool()) == Some(true) =>
+                    {
+                        return Ok(())
+                    }
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(e) => return Err(format!("QMP events of the template VM: {e}")),
+                }
+            }
+        };
+        tokio::time::timeout(timeout, opened)
+            .await
+            .map_err(|_| {
+                format!(
+                    "the template VM's agent did not open its serial port within {} s (dial_timeout)",
+                    timeout.as_secs()
+                )
+            })??;
+        // The agent parks waiting for a host right after it opens the port.
         tokio::time::sleep(DETACH_SETTLE).await;
         vm.save_template(&dir.join(STATE_FILE)).await?;
         Ok::<_, BoxError>(())
@@ -191,6 +254,7 @@ async fn make(config: &Config, dir: &Path) -> Result<Template, BoxError> {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0),
+        assets: assets_of(config),
     };
     let path = dir.join(TEMPLATE_FILE);
     std::fs::write(&path, serde_json::to_vec_pretty(&template)?)
@@ -198,15 +262,30 @@ async fn make(config: &Config, dir: &Path) -> Result<Template, BoxError> {
     Ok(template)
 }
 
-/// Dials the agent on a serial socket and checks it answers.
-async fn connect(config: &Config, socket: &Path) -> Result<AgentClient, BoxError> {
+/// A clone's first agent session. The guest may still hold the template's host session (its
+/// serial port learns of a host leaving from a message the guest handles when it runs, and the
+/// template was paused soon after): a health check that gets no answer is retried on a new
+/// host session (closing ours ends the stale one in the guest), [`CLONE_ATTEMPTS`] times.
+async fn connect_clone(config: &Config, socket: &Path) -> Result<AgentClient, BoxError> {
     let address = AgentAddress::Serial {
         path: socket.to_owned(),
     };
     let timeout = Duration::from_secs(u64::from(config.agent.dial_timeout));
-    let client = AgentClient::connect_with(&address, &DialOptions::with_timeout(timeout)).await?;
-    client.check(Duration::from_secs(10)).await?;
-    Ok(client)
+    let mut attempt = 1;
+    loop {
+        let client =
+            AgentClient::connect_with(&address, &DialOptions::with_timeout(timeout)).await?;
+        match client.check(CLONE_CHECK).await {
+            Ok(_) => return Ok(client),
+            Err(e) if attempt < CLONE_ATTEMPTS => {
+                tracing::warn!(socket = %socket.display(), attempt, error = %e, "a clone's agent did not answer its first session: reconnecting");
+                drop(client);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// `kata-runtime factory destroy`: removes the template. Returns whether there was one.
@@ -238,6 +317,14 @@ pub(super) fn usable(config: &Config) -> Result<(PathBuf, Template), BoxError> {
         return Err(format!(
             "the VM template at {} was made from another configuration \
              (the [hypervisor] or [agent] section differs, annotations included)",
+            dir.display()
+        )
+        .into());
+    }
+    if template.assets != assets_of(config) {
+        return Err(format!(
+            "the VM template at {} was made from another kernel or initrd (rebuilt since): \
+             run `kata-runtime factory init` again",
             dir.display()
         )
         .into());
@@ -274,7 +361,7 @@ pub(super) async fn restore(
         }
     }
     let socket = plan.vm_dir.join(AGENT_SOCKET);
-    let client = match connect(config, &socket).await {
+    let client = match connect_clone(config, &socket).await {
         Ok(c) => c,
         Err(e) => {
             let _ = vm.stop().await;
