@@ -24,6 +24,8 @@ use crate::{BaseVm, VmBooter};
 
 /// How long `GetBaseVM` waits for a VM when the pool is empty.
 pub const GET_WAIT: Duration = Duration::from_secs(60);
+/// How long `serve` waits, when it ends, for a boot under way.
+const BOOT_WAIT: Duration = Duration::from_secs(120);
 /// Pause after a failed boot before the next try, doubled up to [`RETRY_MAX`].
 const RETRY_FIRST: Duration = Duration::from_secs(1);
 const RETRY_MAX: Duration = Duration::from_secs(30);
@@ -139,8 +141,17 @@ impl CacheServer {
             .serve_with_incoming_shutdown(UnixListenerStream::new(listener), stop)
             .await;
         let _ = self.pool.quit.send(true);
-        filler.abort();
-        let _ = filler.await;
+        self.pool.changed.notify_one();
+        // A boot under way finishes and its VM is stopped (dropping it half-booted would leave
+        // its processes to a process that exits without reaping them).
+        let mut filler = filler;
+        if tokio::time::timeout(BOOT_WAIT, &mut filler).await.is_err() {
+            tracing::warn!(
+                "a VM boot did not end within {} s: abandoned",
+                BOOT_WAIT.as_secs()
+            );
+            filler.abort();
+        }
         stop_all(&self.pool).await;
         let _ = std::fs::remove_file(&self.endpoint);
         tracing::info!(endpoint = %self.endpoint.display(), "VMCache server stopped");
@@ -184,7 +195,11 @@ async fn fill(booter: Arc<dyn VmBooter>, pool: Arc<Pool>, number: usize) {
             }
             Err(e) => {
                 tracing::warn!(error = %e, retry_s = retry.as_secs(), "booting a VM for the cache failed");
-                tokio::time::sleep(retry).await;
+                let mut quit = pool.quit.subscribe();
+                tokio::select! {
+                    _ = tokio::time::sleep(retry) => {}
+                    _ = quit.wait_for(|q| *q) => return,
+                }
                 retry = (retry * 2).min(RETRY_MAX);
             }
         }

@@ -41,7 +41,11 @@ fn kata_runtime(config: &std::path::Path, action: &str) -> String {
         .output()
         .expect("kata-runtime factory");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "factory {action}: {text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "factory {action}: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     text
 }
 
@@ -60,7 +64,9 @@ fn a_cri_pod_cloned_from_the_template_serves_the_host() {
     h.start_container(&pod, &container_config("web", &cmd, vec![]))
         .expect("web server running");
     assert!(
-        h.log().lines().any(|l| l.contains("vm boot timeline") && l.contains("source=\"template\"")),
+        h.log()
+            .lines()
+            .any(|l| l.contains("vm boot timeline") && l.contains("source=\"template\"")),
         "the pod was not cloned from the template"
     );
     let status = h
@@ -80,7 +86,9 @@ fn a_cri_pod_cloned_from_the_template_serves_the_host() {
         "/",
         Duration::from_secs(20),
     )
-    .unwrap_or_else(|e| panic!("the clone's server at {ip}:{PORT} does not answer the host: {e:#}"));
+    .unwrap_or_else(|e| {
+        panic!("the clone's server at {ip}:{PORT} does not answer the host: {e:#}")
+    });
     assert_eq!((code, body.as_str()), (200, "hello-from-a-clone\n"));
     h.remove_pod(&pod).expect("remove the pod");
     assert!(kata_runtime(&config, "destroy").contains("vm factory destroyed"));

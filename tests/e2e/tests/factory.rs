@@ -343,7 +343,9 @@ fn template_clones_run_pods_with_their_own_entropy() {
         assert!(template.join(f).is_file(), "{f} in the template");
     }
     let mode = std::os::unix::fs::PermissionsExt::mode(
-        &std::fs::metadata(&template).expect("template dir").permissions(),
+        &std::fs::metadata(&template)
+            .expect("template dir")
+            .permissions(),
     );
     assert_eq!(mode & 0o777, 0o700, "a guest's RAM is the owner's only");
     assert_eq!(qemu_count(), 0, "the template VM is stopped once saved");

@@ -84,14 +84,15 @@ pub(super) async fn adopt(
     cached: CachedVm,
     log: &mut StepLog,
 ) -> Result<Adopted, BoxError> {
-    log.push(CleanupStep::kill_process("qemu", cached.qemu_pid));
+    // Steps run last to first: the directory goes once the processes using it have.
+    log.push(CleanupStep::RemoveTree {
+        path: cached.dir.clone(),
+    });
     log.push(CleanupStep::kill_process(
         "vhost-device-vsock",
         cached.vsock_pid,
     ));
-    log.push(CleanupStep::RemoveTree {
-        path: cached.dir.clone(),
-    });
+    log.push(CleanupStep::kill_process("qemu", cached.qemu_pid));
     tracing::info!(sandbox = %plan.sandbox_id, vm = %cached.id, qemu_pid = cached.qemu_pid, "VM taken from the VMCache");
     let vm = QemuVm::adopt(&cached.spec, cached.qemu_pid, Timeouts::default()).await?;
     let vsock = Arc::new(

@@ -219,8 +219,9 @@ async fn make(config: &Config, dir: &Path) -> Result<Template, BoxError> {
         let opened = async {
             loop {
                 match events.recv().await {
-                    Ok(e) if e.name == "VSERPORT_CHANGE"
-                        && e.data.get("open").and_then(|o| o.as_bool()) == Some(true) =>
+                    Ok(e)
+                        if e.name == "VSERPORT_CHANGE"
+                            && e.data.get("open").and_then(|o| o.as_bool()) == Some(true) =>
                     {
                         return Ok(())
                     }
@@ -229,14 +230,12 @@ async fn make(config: &Config, dir: &Path) -> Result<Template, BoxError> {
                 }
             }
         };
-        tokio::time::timeout(timeout, opened)
-            .await
-            .map_err(|_| {
-                format!(
-                    "the template VM's agent did not open its serial port within {} s (dial_timeout)",
-                    timeout.as_secs()
-                )
-            })??;
+        tokio::time::timeout(timeout, opened).await.map_err(|_| {
+            format!(
+                "the template VM's agent did not open its serial port within {} s (dial_timeout)",
+                timeout.as_secs()
+            )
+        })??;
         // The agent parks waiting for a host right after it opens the port.
         tokio::time::sleep(DETACH_SETTLE).await;
         vm.save_template(&dir.join(STATE_FILE)).await?;

@@ -58,6 +58,22 @@ fn sandbox_dirs(layout: &Layout) -> [std::path::PathBuf; 3] {
     [layout.sandbox_dir(), layout.vm_dir(), layout.state_dir()]
 }
 
+/// True for the directory of a VM the sandbox took from the VMCache: `<vm root>/vm-<16 hex>`
+/// (`backend::base_vm`), the only directory outside its own a sandbox may remove.
+pub fn is_cached_vm_dir(path: &Path, layout: &Layout) -> bool {
+    path.parent() == Some(layout.roots.vm.as_path())
+        && path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix("vm-"))
+            .is_some_and(|hex| {
+                hex.len() == 16
+                    && hex
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            })
+}
+
 /// Checks `step` without touching the file system (see the module documentation).
 pub fn check_step(step: &CleanupStep, layout: &Layout) -> Result<(), Refused> {
     let path = match step {
@@ -122,7 +138,8 @@ pub fn check_step(step: &CleanupStep, layout: &Layout) -> Result<(), Refused> {
     };
     let ok = match step {
         CleanupStep::RemoveFile { .. } => inside(false),
-        CleanupStep::Unmount { .. } | CleanupStep::RemoveTree { .. } => inside(true),
+        CleanupStep::Unmount { .. } => inside(true),
+        CleanupStep::RemoveTree { .. } => inside(true) || is_cached_vm_dir(path, layout),
         CleanupStep::RemoveDir { .. } => {
             let roots = [&layout.roots.shared, &layout.roots.vm, &layout.roots.state];
             inside(true) || (path != Path::new("/") && roots.iter().any(|r| r.starts_with(path)))
@@ -143,10 +160,17 @@ pub fn check_step(step: &CleanupStep, layout: &Layout) -> Result<(), Refused> {
 
 /// True when the command line of `pid` (NUL-separated `/proc/<pid>/cmdline`) names one of the
 /// sandbox's directories.
+#[cfg(test)]
 fn cmdline_names_sandbox(cmdline: &[u8], layout: &Layout) -> bool {
+    cmdline_names_any(cmdline, layout, &[])
+}
+
+/// [`cmdline_names_sandbox`], or one of `taken` (the VMCache VM directories the state names).
+fn cmdline_names_any(cmdline: &[u8], layout: &Layout, taken: &[std::path::PathBuf]) -> bool {
     let dirs = sandbox_dirs(layout);
     let needles: Vec<Vec<u8>> = dirs
         .iter()
+        .chain(taken)
         .map(|d| d.as_os_str().as_encoded_bytes().to_vec())
         .collect();
     cmdline.split(|&b| b == 0).any(|arg| {
@@ -161,7 +185,11 @@ fn cmdline_names_sandbox(cmdline: &[u8], layout: &Layout) -> bool {
 
 /// The run-time part of the check: symlinked parents, and whether a live process is the
 /// sandbox's.
-fn check_live(step: &CleanupStep, layout: &Layout) -> Result<(), Refused> {
+fn check_live(
+    step: &CleanupStep,
+    layout: &Layout,
+    taken: &[std::path::PathBuf],
+) -> Result<(), Refused> {
     match step {
         CleanupStep::KillProcess {
             name,
@@ -172,7 +200,7 @@ fn check_live(step: &CleanupStep, layout: &Layout) -> Result<(), Refused> {
                 return Ok(()); // gone or recycled: the step itself leaves it alone
             }
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            if cmdline_names_sandbox(&cmdline, layout) {
+            if cmdline_names_any(&cmdline, layout, taken) {
                 Ok(())
             } else {
                 Err(Refused::ForeignProcess {
@@ -199,9 +227,19 @@ fn check_live(step: &CleanupStep, layout: &Layout) -> Result<(), Refused> {
 /// [`run_steps`] does, skipping every step [`check_step`] or the live check refuses. Returns the
 /// failures, refusals included.
 pub async fn run_confined_steps(steps: &[CleanupStep], layout: &Layout) -> Vec<String> {
+    // A VM taken from the VMCache runs from its own directory, which the state names.
+    let taken: Vec<std::path::PathBuf> = steps
+        .iter()
+        .filter_map(|s| match s {
+            CleanupStep::RemoveTree { path } if is_cached_vm_dir(path, layout) => {
+                Some(path.clone())
+            }
+            _ => None,
+        })
+        .collect();
     let mut failures = Vec::new();
     for step in steps.iter().rev() {
-        match check_step(step, layout).and_then(|()| check_live(step, layout)) {
+        match check_step(step, layout).and_then(|()| check_live(step, layout, &taken)) {
             Ok(()) => failures.extend(run_steps(std::slice::from_ref(step)).await),
             Err(refused) => {
                 tracing::warn!(?step, reason = %refused, "state file step refused");
@@ -230,6 +268,32 @@ mod tests {
 
     fn default_layout() -> Layout {
         Layout::new("sb", Roots::default())
+    }
+
+    #[test]
+    fn only_cache_vm_directories_are_allowed_outside_the_sandbox() {
+        let l = default_layout();
+        let ok = CleanupStep::RemoveTree {
+            path: "/run/vc/vm/vm-0123456789abcdef".into(),
+        };
+        assert_eq!(check_step(&ok, &l), Ok(()));
+        for bad in [
+            "/run/vc/vm/vm-0123456789abcde",
+            "/run/vc/vm/vm-0123456789ABCDEF",
+            "/run/vc/vm/other",
+            "/run/vc/vm/vm-0123456789abcdef/../x",
+            "/run/vc/sbs/vm-0123456789abcdef",
+        ] {
+            let step = CleanupStep::RemoveTree { path: bad.into() };
+            assert!(check_step(&step, &l).is_err(), "{bad}");
+        }
+        let qemu = b"qemu\0-chardev\0socket,path=/run/vc/vm/vm-0123456789abcdef/qmp.sock\0";
+        assert!(!cmdline_names_sandbox(qemu, &l));
+        assert!(cmdline_names_any(
+            qemu,
+            &l,
+            &["/run/vc/vm/vm-0123456789abcdef".into()]
+        ));
     }
 
     #[test]

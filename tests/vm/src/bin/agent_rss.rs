@@ -42,7 +42,10 @@ async fn measure(vm: &TestVm) -> anyhow::Result<()> {
     rpc::run_container(agent, "workload", spec)
         .await
         .context("starting the workload container")?;
-    println!("agent_rss_kib_one_container={}", agent_rss_kib(agent).await?);
+    println!(
+        "agent_rss_kib_one_container={}",
+        agent_rss_kib(agent).await?
+    );
 
     if let Some(pid) = vm.qemu().pid() {
         print_qemu_memory(pid);
