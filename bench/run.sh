@@ -204,7 +204,7 @@ echo
 boot_phases
 
 echo
-echo "guest agent (boot the image, VmRSS of PID 1 read from a container without a PID namespace):"
+echo "guest agent (boot the image; its resident memory from its GetMetrics, after boot and with a container):"
 (cd "$top" && KATA_TEST_IMAGE_DIR="${KATA_TEST_IMAGE_DIR:-$top/build/image}" cargo run -q --release -p kata-vm-tests --bin agent_rss) |
     sed 's/^/  /'
 

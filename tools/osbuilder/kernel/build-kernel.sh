@@ -84,6 +84,16 @@ normalise() {
 }
 
 # --- 3. configure and compile (only when the key is not cached) --------------------------------------------
+# The kernel release of the object directory (e.g. 6.1.192-kata-rs).
+kernel_release() {
+    local r
+    r=$(make -s --no-print-directory -C "$SRC" O="$OBJ" ARCH=x86_64 kernelrelease 2>/dev/null | tail -n 1)
+    case "$r" in
+        "" | *" "*) die "cannot read the kernel release from $OBJ (got: $r)" ;;
+    esac
+    echo "$r"
+}
+
 if [ ! -f "$BUILD/.done" ]; then
     started=$SECONDS
     if [ ! -f "$SRC/.extracted" ]; then
@@ -120,8 +130,7 @@ if [ ! -f "$BUILD/.done" ]; then
         tail -n 30 "$BUILD/build.log" >&2
         die "kernel build failed, see $BUILD/build.log"
     fi
-    release=$(make -s -C "$SRC" O="$OBJ" ARCH=x86_64 kernelrelease 2>/dev/null | tail -n 1)
-    [ -n "$release" ] || die "cannot read the kernel release from $OBJ"
+    release=$(kernel_release)
     cp "$OBJ/vmlinux" "$BUILD/vmlinux"
     cp "$OBJ/arch/x86/boot/bzImage" "$BUILD/bzImage"
     cp "$OBJ/.config" "$BUILD/config"
@@ -131,6 +140,10 @@ if [ ! -f "$BUILD/.done" ]; then
     touch "$BUILD/.done"
     log "built $release in $((SECONDS - started)) s (compile $((SECONDS - compile_start)) s)"
 else
+    # Builds cached before --no-print-directory recorded make's "Leaving directory" line.
+    if grep -q ' ' "$BUILD/kernel-version" 2>/dev/null; then
+        kernel_release >"$BUILD/kernel-version"
+    fi
     log "cached build $KEY ($(cat "$BUILD/kernel-version"))"
     # Builds cached before the list was kept: it is still in the object directory.
     if [ ! -f "$BUILD/modules.builtin" ]; then
