@@ -166,17 +166,7 @@ impl QemuVm {
             }
         }
         match connect_qmp(&spec, &process, &qmp_socket, &timeouts).await {
-            Ok(qmp) => Ok(QemuVm {
-                id: spec.id.clone(),
-                process: std::sync::Arc::new(process),
-                detached: false,
-                qmp,
-                qmp_socket,
-                timeouts,
-                hotplug_bus: (spec.pci_bridges > 0).then(|| "pci-bridge-0".to_string()),
-                plugged: Plugged::default(),
-                room: crate::resize::Room::from_spec(&spec),
-            }),
+            Ok(qmp) => Ok(QemuVm::running(&spec, process, qmp, qmp_socket, timeouts)),
             Err(e) => {
                 process.kill().await;
                 remove_socket(&qmp_socket);
@@ -320,7 +310,18 @@ impl QemuVm {
         })?;
         let qmp_socket = spec.run_dir.join(QMP_SOCKET);
         let qmp = connect_qmp(spec, &process, &qmp_socket, &timeouts).await?;
-        Ok(QemuVm {
+        Ok(QemuVm::running(spec, process, qmp, qmp_socket, timeouts))
+    }
+
+    /// The handle of a QEMU booted (or adopted) from `spec` with its QMP session.
+    fn running(
+        spec: &VmSpec,
+        process: Supervised,
+        qmp: QmpClient,
+        qmp_socket: PathBuf,
+        timeouts: Timeouts,
+    ) -> Self {
+        QemuVm {
             id: spec.id.clone(),
             process: std::sync::Arc::new(process),
             detached: false,
@@ -330,7 +331,7 @@ impl QemuVm {
             hotplug_bus: (spec.pci_bridges > 0).then(|| "pci-bridge-0".to_string()),
             plugged: Plugged::default(),
             room: crate::resize::Room::from_spec(spec),
-        })
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use kata_cri_tests::{container_config, http_get_retry, CriHarness, KATA};
+use kata_e2e_tests::set_config_key;
 
 const PORT: u16 = 8080;
 
@@ -14,21 +15,15 @@ fn enable_template(h: &CriHarness) -> std::path::PathBuf {
     let config = h.dir().join("configuration.toml");
     let template = h.dir().join("template");
     let text = std::fs::read_to_string(&config).expect("kata configuration");
-    let text: Vec<String> = text
-        .lines()
-        .map(|l| {
-            if l.starts_with("shared_fs =") {
-                "shared_fs = \"virtio-9p\"".into()
-            } else if l.starts_with("enable_template") {
-                "enable_template = true".into()
-            } else if l.starts_with("template_path") {
-                format!("template_path = \"{}\"", template.display())
-            } else {
-                l.to_string()
-            }
-        })
-        .collect();
-    std::fs::write(&config, text.join("\n") + "\n").expect("kata configuration");
+    let text = set_config_key(&text, "hypervisor.qemu", "shared_fs", "\"virtio-9p\"");
+    let text = set_config_key(&text, "factory", "enable_template", "true");
+    let text = set_config_key(
+        &text,
+        "factory",
+        "template_path",
+        &format!("\"{}\"", template.display()),
+    );
+    std::fs::write(&config, text).expect("kata configuration");
     config
 }
 

@@ -21,6 +21,6 @@ pub use differential::{
     exit_code, Differential, Observed, Outcome, Probe, Runtime, Side, FILTER_VAR, VERBOSE_VAR,
 };
 pub use leaks::{assert_no_leftovers, pids_named, HostSnapshot};
-pub use paths::{repo_root, test_config};
+pub use paths::{repo_root, set_config_key, test_config};
 pub use procs::{fd_count, only_pid, ppid, status_field};
 pub use tasks::{member_annotations, sandbox_annotations, IMAGE, RUNTIME, SLEEPER};

@@ -46,3 +46,38 @@ pub fn test_config(dir: &Path) -> anyhow::Result<PathBuf> {
     std::fs::write(&path, text)?;
     Ok(path)
 }
+
+/// Sets `key = value` in `[section]` of a configuration's text: the line of the key (commented
+/// out or not) is replaced, else the key is added right after the section header.
+pub fn set_config_key(text: &str, section: &str, key: &str, value: &str) -> String {
+    let header = format!("[{section}]");
+    let mut out = Vec::new();
+    let mut in_section = false;
+    let mut done = false;
+    let mut header_at = None;
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('[') {
+            in_section = trimmed.starts_with(&header);
+            if in_section {
+                header_at = Some(out.len());
+            }
+        } else if in_section && !done {
+            let bare = trimmed.trim_start_matches('#').trim_start();
+            if bare
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+            {
+                out.push(format!("{key} = {value}"));
+                done = true;
+                continue;
+            }
+        }
+        out.push(line.to_string());
+    }
+    if !done {
+        let at = header_at.unwrap_or_else(|| panic!("no {header} in the configuration"));
+        out.insert(at + 1, format!("{key} = {value}"));
+    }
+    out.join("\n") + "\n"
+}

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use kata_e2e_tests::{assert_no_leftovers, only_pid, repo_root, PrivateContainerd};
+use kata_e2e_tests::{assert_no_leftovers, only_pid, repo_root, set_config_key, PrivateContainerd};
 
 const TEARDOWN: Duration = Duration::from_secs(20);
 
@@ -23,44 +23,10 @@ fn serial() -> MutexGuard<'static, ()> {
 }
 const QEMU: &str = "qemu-system-x86_64";
 
-/// Sets `key = value` in `[section]` of a configuration's text: the line of the key (commented
-/// out or not) is replaced, else the key is added right after the section header.
-fn set_key(text: &str, section: &str, key: &str, value: &str) -> String {
-    let header = format!("[{section}]");
-    let mut out = Vec::new();
-    let mut in_section = false;
-    let mut done = false;
-    let mut header_at = None;
-    for line in text.lines() {
-        let trimmed = line.trim_start();
-        if trimmed.starts_with('[') {
-            in_section = trimmed.starts_with(&header);
-            if in_section {
-                header_at = Some(out.len());
-            }
-        } else if in_section && !done {
-            let bare = trimmed.trim_start_matches('#').trim_start();
-            if bare
-                .strip_prefix(key)
-                .is_some_and(|rest| rest.trim_start().starts_with('='))
-            {
-                out.push(format!("{key} = {value}"));
-                done = true;
-                continue;
-            }
-        }
-        out.push(line.to_string());
-    }
-    if !done {
-        let at = header_at.unwrap_or_else(|| panic!("no {header} in the configuration"));
-        out.insert(at + 1, format!("{key} = {value}"));
-    }
-    out.join("\n") + "\n"
-}
-
 fn qemu_keys(text: String, keys: &[(&str, &str)]) -> String {
-    keys.iter()
-        .fold(text, |t, (k, v)| set_key(&t, "hypervisor.qemu", k, v))
+    keys.iter().fold(text, |t, (k, v)| {
+        set_config_key(&t, "hypervisor.qemu", k, v)
+    })
 }
 
 /// The NUL-separated command line of `pid`, as one string with spaces.
@@ -246,7 +212,7 @@ fn hugepages_back_guest_ram_and_kernel_modules_are_loaded_or_refuse_the_pod() {
             t,
             &[("default_memory", "512"), ("enable_hugepages", "true")],
         );
-        set_key(
+        set_config_key(
             &t,
             "agent.kata",
             "kernel_modules",
@@ -284,7 +250,7 @@ fn hugepages_back_guest_ram_and_kernel_modules_are_loaded_or_refuse_the_pod() {
 
     // A module the guest does not have fails the sandbox, naming it (as Kata's agent does).
     let c = PrivateContainerd::start_edited(|t| {
-        set_key(
+        set_config_key(
             &t,
             "agent.kata",
             "kernel_modules",
@@ -492,8 +458,9 @@ fn guest_hooks_run_in_the_guest_for_each_container() {
 fn dial_timeout_bounds_the_wait_for_the_agent() {
     let _serial = serial();
     assert_no_leftovers(TEARDOWN);
-    let c = PrivateContainerd::start_edited(|t| set_key(&t, "agent.kata", "dial_timeout", "1"))
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    let c =
+        PrivateContainerd::start_edited(|t| set_config_key(&t, "agent.kata", "dial_timeout", "1"))
+            .unwrap_or_else(|e| panic!("{e:#}"));
     let out = c.run_rm("dial1", &[], &["true"]).expect("ctr run");
     assert_ne!(out.code, Some(0), "the agent answered within 1 s?");
     assert_has(
@@ -535,7 +502,7 @@ fn boot_keys_land_on_the_qemu_command_line_and_in_the_guest() {
     let (qemu, qemu_ran) = wrapper("qemu-wrapper", &format!("/usr/bin/{QEMU}"));
     let (virtiofsd, virtiofsd_ran) = wrapper("virtiofsd-wrapper", "/usr/local/bin/virtiofsd");
     let c = PrivateContainerd::start_edited(|t| {
-        let t = set_key(&t, "runtime", "enable_debug", "true");
+        let t = set_config_key(&t, "runtime", "enable_debug", "true");
         qemu_keys(
             t,
             &[
@@ -609,7 +576,7 @@ fn create_container_timeout_bounds_the_agents_create_container() {
     let dir = tempfile::tempdir().expect("tmp");
     let rootfs = kata_e2e_tests::busybox_rootfs(dir.path()).expect("rootfs");
     let c = PrivateContainerd::start_edited(|t| {
-        set_key(&t, "runtime", "create_container_timeout", "2")
+        set_config_key(&t, "runtime", "create_container_timeout", "2")
     })
     .unwrap_or_else(|e| panic!("{e:#}"));
     let pod = "cctpod";

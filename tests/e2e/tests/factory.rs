@@ -8,7 +8,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use kata_e2e_tests::{assert_no_leftovers, PrivateContainerd};
+use kata_e2e_tests::{assert_no_leftovers, set_config_key, PrivateContainerd};
 
 const TEARDOWN: Duration = Duration::from_secs(20);
 
@@ -19,21 +19,15 @@ fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Sets `[factory] vm_cache_number` and `vm_cache_endpoint` in the test configuration.
+/// Sets `[factory] vm_cache_number = 1` and `vm_cache_endpoint` in the test configuration.
 fn with_cache(text: String, endpoint: &Path) -> String {
-    text.lines()
-        .map(|l| {
-            if l.starts_with("vm_cache_number") {
-                "vm_cache_number = 1".to_string()
-            } else if l.starts_with("vm_cache_endpoint") {
-                format!("vm_cache_endpoint = \"{}\"", endpoint.display())
-            } else {
-                l.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-        + "\n"
+    let text = set_config_key(&text, "factory", "vm_cache_number", "1");
+    set_config_key(
+        &text,
+        "factory",
+        "vm_cache_endpoint",
+        &format!("\"{}\"", endpoint.display()),
+    )
 }
 
 struct Factory<'a> {
@@ -288,21 +282,14 @@ fn a_killed_server_means_a_direct_boot_with_a_warning() {
 
 /// Sets `shared_fs = "virtio-9p"`, `enable_template = true` and `template_path`.
 fn with_template(text: String, template: &Path) -> String {
-    text.lines()
-        .map(|l| {
-            if l.starts_with("shared_fs =") {
-                "shared_fs = \"virtio-9p\"".to_string()
-            } else if l.starts_with("enable_template") {
-                "enable_template = true".to_string()
-            } else if l.starts_with("template_path") {
-                format!("template_path = \"{}\"", template.display())
-            } else {
-                l.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-        + "\n"
+    let text = set_config_key(&text, "hypervisor.qemu", "shared_fs", "\"virtio-9p\"");
+    let text = set_config_key(&text, "factory", "enable_template", "true");
+    set_config_key(
+        &text,
+        "factory",
+        "template_path",
+        &format!("\"{}\"", template.display()),
+    )
 }
 
 #[test]
