@@ -165,6 +165,16 @@ fn check_factory(c: &Config, o: &Origins) -> Result<(), ConfigError> {
             "vm templating needs shared_fs = \"virtio-9p\" (a template's clones cannot use virtiofsd)",
         ));
     }
+    if f.vm_cache_number > 0 && c.hypervisor.shared_fs != crate::SharedFs::VirtioFs {
+        // A cached VM is booted before its sandbox: its share is hot-plugged when a pod takes
+        // it, which only virtio-fs can be.
+        return Err(ConfigError::conflict(
+            o.file("factory.vm_cache_number"),
+            ("factory.vm_cache_number", &f.vm_cache_number),
+            ("hypervisor.qemu.shared_fs", &c.hypervisor.shared_fs.as_str()),
+            "the vm cache needs shared_fs = \"virtio-fs\" (a cached VM's share is hot-plugged when a pod takes it)",
+        ));
+    }
     if f.vm_cache_number > 0 && c.hypervisor.name != "qemu" {
         return Err(ConfigError::conflict(
             o.file("factory.vm_cache_number"),

@@ -76,6 +76,21 @@ fn template_needs_an_initrd() {
 }
 
 #[test]
+fn vm_cache_needs_virtio_fs() {
+    let text = format!(
+        "{}[factory]\nvm_cache_number = 1\n",
+        qemu("shared_fs = \"virtio-9p\"")
+    );
+    let msg = err_of(&text);
+    assert!(
+        msg.contains("factory.vm_cache_number")
+            && msg.contains("virtio-9p")
+            && msg.contains("virtio-fs"),
+        "{msg}"
+    );
+}
+
+#[test]
 fn template_needs_9p() {
     let text = format!("{}[factory]\nenable_template = true\n", qemu(""));
     let msg = err_of(&text);

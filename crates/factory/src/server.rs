@@ -100,31 +100,33 @@ impl CacheServer {
         &self.endpoint
     }
 
-    /// Boots the first VM (so a configuration that cannot boot fails here, with its error),
-    /// binds the endpoint (owner-only), then serves until `Quit` or `shutdown` resolves. On
-    /// return every cached VM is stopped and the socket removed.
+    /// Binds the endpoint (owner-only; [`FactoryError::InUse`] when a server answers there) and
+    /// serves at once (`Status` answers, `GetBaseVM` waits) while the first VM boots; a first
+    /// boot that fails ends the server with its error (a configuration that cannot boot). Then
+    /// serves until `Quit` or `shutdown` resolves. On return every cached VM is stopped and the
+    /// socket removed.
     pub async fn serve(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send,
     ) -> Result<(), FactoryError> {
-        let first = self.booter.boot().await.map_err(|e| FactoryError::Serve {
-            endpoint: self.endpoint.clone(),
-            message: format!("booting the first VM: {e}"),
-        })?;
-        self.pool.lock().push_back(first);
-        let listener = match crate::socket::bind(&self.endpoint).await {
-            Ok(l) => l,
-            Err(e) => {
-                stop_all(&self.pool).await;
-                return Err(e);
-            }
-        };
+        let listener = crate::socket::bind(&self.endpoint).await?;
         tracing::info!(endpoint = %self.endpoint.display(), number = self.number, "VMCache server serving");
+        let (first_tx, first_rx) = tokio::sync::oneshot::channel();
         let filler = tokio::spawn(fill(
             Arc::clone(&self.booter),
             Arc::clone(&self.pool),
             self.number,
+            first_tx,
         ));
+        let first_failed = async move {
+            match first_rx.await {
+                Ok(Err(e)) => Some(e),
+                // Booted, or the filler ended first (quit): nothing to report.
+                _ => std::future::pending().await,
+            }
+        };
+        let first_error = Arc::new(Mutex::new(None::<String>));
+        let record_first = Arc::clone(&first_error);
         let service = Service {
             pool: Arc::clone(&self.pool),
             config: self.config.clone(),
@@ -134,6 +136,9 @@ impl CacheServer {
             tokio::select! {
                 _ = shutdown => {}
                 _ = quit_rx.wait_for(|q| *q) => {}
+                e = first_failed => {
+                    *record_first.lock().unwrap_or_else(|p| p.into_inner()) = e;
+                }
             }
         };
         let served = tonic::transport::Server::builder()
@@ -155,6 +160,13 @@ impl CacheServer {
         stop_all(&self.pool).await;
         let _ = std::fs::remove_file(&self.endpoint);
         tracing::info!(endpoint = %self.endpoint.display(), "VMCache server stopped");
+        let first = first_error.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(e) = first {
+            return Err(FactoryError::Serve {
+                endpoint: self.endpoint.clone(),
+                message: format!("booting the first VM: {e}"),
+            });
+        }
         served.map_err(|e| FactoryError::Serve {
             endpoint: self.endpoint.clone(),
             message: e.to_string(),
@@ -170,7 +182,25 @@ async fn stop_all(pool: &Pool) {
 }
 
 /// Keeps `number` VMs in the pool.
-async fn fill(booter: Arc<dyn VmBooter>, pool: Arc<Pool>, number: usize) {
+async fn fill(
+    booter: Arc<dyn VmBooter>,
+    pool: Arc<Pool>,
+    number: usize,
+    first: tokio::sync::oneshot::Sender<Result<(), String>>,
+) {
+    // The first boot says whether the configuration boots at all.
+    match booter.boot().await {
+        Ok(vm) => {
+            tracing::info!(pid = vm.pid(), "VM cached");
+            pool.lock().push_back(vm);
+            pool.ready_changed.notify_waiters();
+            let _ = first.send(Ok(()));
+        }
+        Err(e) => {
+            let _ = first.send(Err(e.to_string()));
+            return;
+        }
+    }
     let mut retry = RETRY_FIRST;
     loop {
         // Registered before looking, so a change in between is not missed.

@@ -123,3 +123,32 @@ async fn keeps_the_pool_full_hands_out_reports_and_quits() {
     };
     assert!(err.contains("no VMCache server answers on"), "{err}");
 }
+
+struct Broken;
+
+#[async_trait]
+impl VmBooter for Broken {
+    async fn boot(&self) -> Result<Box<dyn BaseVm>, BoxError> {
+        Err("kernel /nope is missing".into())
+    }
+}
+
+#[tokio::test]
+async fn a_configuration_that_cannot_boot_ends_the_server_with_its_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let endpoint = dir.path().join("cache.sock");
+    let server = CacheServer::new(&endpoint, 1, GrpcVmConfig::default(), Arc::new(Broken));
+    let err = tokio::time::timeout(
+        Duration::from_secs(10),
+        server.serve(std::future::pending()),
+    )
+    .await
+    .expect("the server returns")
+    .expect_err("the first boot fails");
+    assert!(
+        err.to_string()
+            .contains("booting the first VM: kernel /nope is missing"),
+        "{err}"
+    );
+    assert!(!endpoint.exists(), "socket removed");
+}

@@ -52,6 +52,18 @@ pub fn run(action: FactoryAction, explicit: Option<&Path>) -> anyhow::Result<u8>
 async fn serve_cache(config: Config) -> anyhow::Result<u8> {
     init_logging();
     let endpoint = config.factory.vm_cache_endpoint.clone();
+    // What a killed server of this endpoint left goes first (never a live server's).
+    if CacheClient::connect(&endpoint, ANSWER).await.is_err() {
+        let stopped = tokio::task::spawn_blocking({
+            let endpoint = endpoint.clone();
+            move || base_vm::stop_leftovers(&endpoint)
+        })
+        .await
+        .context("stopping leftover VMs")?;
+        for id in &stopped {
+            eprintln!("kata-runtime: stopped cached VM {id} left by a server that did not quit");
+        }
+    }
     let number = config.factory.vm_cache_number;
     let grpc_config =
         base_vm::grpc_config(&config).context("cannot serialize the configuration")?;
@@ -96,8 +108,23 @@ async fn cache_status(config: &Config) -> anyhow::Result<u8> {
     let endpoint = &config.factory.vm_cache_endpoint;
     let mut client = match CacheClient::connect(endpoint, ANSWER).await {
         Ok(c) => c,
-        Err(e) => {
-            println!("vm cache server is not running: {e}");
+        Err(_) => {
+            let stale = if endpoint.exists() {
+                " (its socket is there: the server was killed)"
+            } else {
+                ""
+            };
+            println!(
+                "vm cache server is not running on {}{stale}",
+                endpoint.display()
+            );
+            let left = base_vm::leftovers(endpoint);
+            if !left.is_empty() || endpoint.exists() {
+                println!(
+                    "{} cached VM(s) left running: `kata-runtime factory destroy` stops them",
+                    left.len()
+                );
+            }
             return Ok(1);
         }
     };
@@ -134,11 +161,14 @@ async fn destroy_cache(config: &Config) -> anyhow::Result<u8> {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
-        Err(e) => println!("vm cache server is not running ({e}); removing what it left"),
+        Err(_) => println!("vm cache server is not running on {}", endpoint.display()),
     }
-    let stopped = tokio::task::spawn_blocking(base_vm::stop_leftovers)
-        .await
-        .context("stopping leftover VMs")?;
+    let stopped = tokio::task::spawn_blocking({
+        let endpoint = endpoint.clone();
+        move || base_vm::stop_leftovers(&endpoint)
+    })
+    .await
+    .context("stopping leftover VMs")?;
     for id in &stopped {
         println!("stopped cached VM {id} left by a server that did not quit");
     }

@@ -32,6 +32,10 @@ pub fn run(
         }
         FactoryAction::Status => match template::load(dir) {
             Ok(t) => {
+                if let Err(e) = template::usable(config) {
+                    println!("vm factory template in {} is not used: {e}", dir.display());
+                    return Ok(1);
+                }
                 let size = |f: &str| {
                     std::fs::metadata(dir.join(f))
                         .map(|m| m.len() / 1024)
@@ -48,7 +52,7 @@ pub fn run(
                 Ok(0)
             }
             Err(e) => {
-                println!("vm factory template is off: {e}");
+                println!("no vm factory template: {e} (`kata-runtime factory init` makes it)");
                 Ok(1)
             }
         },

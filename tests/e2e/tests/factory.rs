@@ -238,6 +238,13 @@ fn a_killed_server_means_a_direct_boot_with_a_warning() {
     server.kill().expect("kill the server");
     let _ = server.wait();
     assert!(endpoint.exists(), "a killed server leaves its socket");
+    let status = factory.run("status");
+    let said = String::from_utf8_lossy(&status.stdout).into_owned();
+    assert_eq!(status.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("the server was killed") && said.contains("1 cached VM(s) left running"),
+        "{said}"
+    );
 
     let out = containerd.run_rm("vmk1", &[], &["true"]).expect("ctr run");
     assert_eq!(

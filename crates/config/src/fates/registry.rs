@@ -174,7 +174,7 @@ pub static KEYS: &[KeyFate] = &[
     // ---- [factory]
     acts(FA, "enable_template", "false", "`kata-runtime factory init` saves a template VM, each shim restores a copy-on-write clone of it (needs shared_fs = virtio-9p; sandbox template.rs); test e2e factory template_clones_run_pods_with_their_own_entropy"),
     acts(FA, "template_path", "/run/vc/vm/template", "where the template's memory, state and description live (sandbox template.rs); test e2e factory template_clones_run_pods_with_their_own_entropy"),
-    acts(FA, "vm_cache_number", "0", "VMs kept booted by `kata-runtime factory init`, taken by each shim (factory server.rs, sandbox base_vm.rs and cached_vm.rs); test e2e factory pods_take_cached_vms_and_destroy_leaves_nothing"),
+    acts(FA, "vm_cache_number", "0", "VMs kept booted by `kata-runtime factory init`, taken by each shim (needs shared_fs = virtio-fs; factory server.rs, sandbox base_vm.rs and cached_vm.rs); test e2e factory pods_take_cached_vms_and_destroy_leaves_nothing"),
     acts(FA, "vm_cache_endpoint", "/var/run/kata-containers/cache.sock", "the VMCache server's gRPC Unix socket, owner-only (factory socket.rs); test e2e factory a_killed_server_means_a_direct_boot_with_a_warning"),
     // ---- [image] (Kata 2.5-3.x placeholder, never implemented by Kata either)
     no(IM, "service_offload", "false", "images are pulled on the host"),

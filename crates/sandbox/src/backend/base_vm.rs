@@ -29,23 +29,31 @@ pub const VM_ROOT: &str = "/run/vc/vm";
 /// The file in a base VM's directory while the VM belongs to the cache (its [`CachedVm`]).
 const MARKER: &str = "cached-vm.json";
 
-/// Stops the cached VMs a VMCache server left behind (killed without `Quit`): every
-/// `/run/vc/vm/*/cached-vm.json` names QEMU and vhost-device-vsock, which are killed when they
-/// still are those processes (their command line names the VM's directory), and the directory
-/// goes. VMs handed to sandboxes carry no marker and are left alone. Returns the VM ids stopped.
-pub fn stop_leftovers() -> Vec<String> {
+/// The cached VMs of the server on `endpoint` that are still marked as the cache's:
+/// `/run/vc/vm/*/cached-vm.json` naming that endpoint.
+pub fn leftovers(endpoint: &Path) -> Vec<(PathBuf, CachedVm)> {
     let Ok(entries) = std::fs::read_dir(VM_ROOT) else {
         return Vec::new();
     };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let dir = entry.path();
+            let json = std::fs::read(dir.join(MARKER)).ok()?;
+            let cached = serde_json::from_slice::<CachedVm>(&json).ok()?;
+            (cached.endpoint == endpoint).then_some((dir, cached))
+        })
+        .collect()
+}
+
+/// Stops the cached VMs a VMCache server on `endpoint` left behind (killed without `Quit`;
+/// call only when no server answers there): every [`leftovers`] entry names QEMU and
+/// vhost-device-vsock, which are killed when they still are those processes (their command
+/// line names the VM's directory), and the directory goes. VMs handed to sandboxes carry no
+/// marker and are left alone. Returns the VM ids stopped.
+pub fn stop_leftovers(endpoint: &Path) -> Vec<String> {
     let mut stopped = Vec::new();
-    for entry in entries.flatten() {
-        let dir = entry.path();
-        let Ok(json) = std::fs::read(dir.join(MARKER)) else {
-            continue;
-        };
-        let Ok(cached) = serde_json::from_slice::<CachedVm>(&json) else {
-            continue;
-        };
+    for (dir, cached) in leftovers(endpoint) {
         for pid in [cached.qemu_pid, cached.vsock_pid] {
             if runs_from(pid, &dir) {
                 let _ = nix::sys::signal::kill(
@@ -101,6 +109,9 @@ pub struct CachedVm {
     pub vsock_pid: u32,
     /// vhost-device-vsock's hybrid vsock socket (`CONNECT <port>`).
     pub vsock_uds: PathBuf,
+    /// The endpoint of the server that booted it (`factory destroy` of that endpoint stops it).
+    #[serde(default)]
+    pub endpoint: PathBuf,
 }
 
 /// What `Config` answers and a shim compares with its own configuration: the hypervisor and
@@ -110,6 +121,42 @@ pub fn grpc_config(config: &Config) -> Result<GrpcVmConfig, serde_json::Error> {
         data: serde_json::to_vec(&config.hypervisor)?,
         agent_config: serde_json::to_vec(&config.agent)?,
     })
+}
+
+/// How two configurations (`Config` answers) differ, for a message: up to three keys of the
+/// `[hypervisor]` and `[agent]` sections as `section.key: <made with> -> <this one>`.
+pub fn config_difference(made_with: &GrpcVmConfig, ours: &GrpcVmConfig) -> String {
+    let sections = [
+        ("hypervisor", &made_with.data, &ours.data),
+        ("agent", &made_with.agent_config, &ours.agent_config),
+    ];
+    let mut found = Vec::new();
+    for (name, a, b) in sections {
+        let a: serde_json::Value = serde_json::from_slice(a).unwrap_or_default();
+        let b: serde_json::Value = serde_json::from_slice(b).unwrap_or_default();
+        let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+            if a != b {
+                found.push(format!("the [{name}] section"));
+            }
+            continue;
+        };
+        let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+        for key in keys {
+            let (x, y) = (a.get(key), b.get(key));
+            if x != y {
+                let show = |v: Option<&serde_json::Value>| {
+                    v.map(|v| v.to_string()).unwrap_or_else(|| "(none)".into())
+                };
+                found.push(format!("{name}.{key}: {} -> {}", show(x), show(y)));
+            }
+        }
+    }
+    let more = found.len().saturating_sub(3);
+    let mut text = found.into_iter().take(3).collect::<Vec<_>>().join(", ");
+    if more > 0 {
+        text.push_str(&format!(" and {more} more"));
+    }
+    text
 }
 
 /// Boots base VMs from a configuration.
@@ -208,6 +255,7 @@ async fn boot_in(config: &Config, id: &str, dir: &Path) -> Result<Booted, BoxErr
         qemu_pid: qemu.pid().unwrap_or(0),
         vsock_pid: vsock.pid().unwrap_or(0),
         vsock_uds: vsock_cfg.uds_path.clone(),
+        endpoint: config.factory.vm_cache_endpoint.clone(),
         spec,
     };
     // Marks the VM as the cache's until it is handed out: `factory destroy` stops what a killed
@@ -303,5 +351,27 @@ impl HandedOver for Released {
             // The shim stops vhost-device-vsock after QEMU; reap it when it goes.
             let _ = tokio::time::timeout(Duration::from_secs(30), vsock.exited()).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_configuration_difference_names_the_keys() {
+        let made = GrpcVmConfig {
+            data: br#"{"default_memory":512,"default_vcpus":1,"path":"/q"}"#.to_vec(),
+            agent_config: br#"{"dial_timeout":45}"#.to_vec(),
+        };
+        let ours = GrpcVmConfig {
+            data: br#"{"default_memory":768,"default_vcpus":1,"path":"/q"}"#.to_vec(),
+            agent_config: br#"{"dial_timeout":10}"#.to_vec(),
+        };
+        assert_eq!(
+            config_difference(&made, &ours),
+            "hypervisor.default_memory: 512 -> 768, agent.dial_timeout: 45 -> 10"
+        );
+        assert_eq!(config_difference(&made, &made), "");
     }
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kata_agent_client::{AgentAddress, AgentClient, DialOptions};
-use kata_config::{Config, InterNetworkingModel, SharedFs};
+use kata_config::{Config, InterNetworkingModel};
 use kata_factory::client::CacheClient;
 use kata_qemu::pidfd::PidFd;
 use kata_qemu::{QemuVm, Timeouts};
@@ -43,9 +43,6 @@ fn unsuitable(config: &Config, plan: &LaunchPlan) -> Option<&'static str> {
     if plan.netns.is_some() && config.runtime.internetworking_model != InterNetworkingModel::None {
         return Some("the pod brings its own network namespace, and cached VMs run in theirs");
     }
-    if config.hypervisor.shared_fs != SharedFs::VirtioFs {
-        return Some("only virtio-fs can be added to a running VM (shared_fs)");
-    }
     if config.hypervisor.rootless {
         return Some("cached VMs do not run rootless (rootless = true)");
     }
@@ -65,9 +62,10 @@ pub(super) async fn obtain(config: &Config, plan: &LaunchPlan) -> Result<CachedV
     let ours = grpc_config(config)?;
     if theirs != ours {
         return Err(format!(
-            "the VMCache server on {} booted its VMs from another configuration \
-             (the [hypervisor] or [agent] section differs, annotations included)",
-            endpoint.display()
+            "the VMCache server on {} booted its VMs from another configuration ({}; \
+             annotations count)",
+            endpoint.display(),
+            super::base_vm::config_difference(&theirs, &ours)
         )
         .into());
     }

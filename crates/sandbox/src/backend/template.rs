@@ -306,17 +306,19 @@ pub(super) struct Restored {
 
 /// The template this sandbox can clone. Errors (nothing made): no template, or one made from
 /// another configuration.
-pub(super) fn usable(config: &Config) -> Result<(PathBuf, Template), BoxError> {
+pub fn usable(config: &Config) -> Result<(PathBuf, Template), BoxError> {
     if let Some(why) = unsuitable(config) {
         return Err(why.into());
     }
     let dir = config.factory.template_path.clone();
     let template = load(&dir)?;
-    if template.config() != grpc_config(config)? {
+    let ours = grpc_config(config)?;
+    if template.config() != ours {
         return Err(format!(
-            "the VM template at {} was made from another configuration \
-             (the [hypervisor] or [agent] section differs, annotations included)",
-            dir.display()
+            "the VM template at {} was made from another configuration ({}; annotations \
+             count): run `kata-runtime factory init` again",
+            dir.display(),
+            super::base_vm::config_difference(&template.config(), &ours)
         )
         .into());
     }
