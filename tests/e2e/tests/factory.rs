@@ -342,6 +342,12 @@ fn template_clones_run_pods_with_their_own_entropy() {
             .permissions(),
     );
     assert_eq!(mode & 0o777, 0o700, "a guest's RAM is the owner's only");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(template.join("memory"))
+            .expect("memory file")
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600, "the memory file is the owner's only");
     assert_eq!(qemu_count(), 0, "the template VM is stopped once saved");
     let status = factory.run("status");
     assert!(String::from_utf8_lossy(&status.stdout).contains("vm factory template in"));

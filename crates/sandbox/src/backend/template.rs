@@ -255,6 +255,13 @@ async fn make(config: &Config, dir: &Path) -> Result<Template, BoxError> {
             .unwrap_or(0),
         assets: assets_of(config),
     };
+    // QEMU made the memory file with its umask: a guest's RAM is the owner's only.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let memory = dir.join(MEMORY_FILE);
+        std::fs::set_permissions(&memory, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| format!("{}: {e}", memory.display()))?;
+    }
     let path = dir.join(TEMPLATE_FILE);
     std::fs::write(&path, serde_json::to_vec_pretty(&template)?)
         .map_err(|e| format!("{}: {e}", path.display()))?;
