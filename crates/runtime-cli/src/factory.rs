@@ -54,13 +54,7 @@ async fn serve_cache(config: Config) -> anyhow::Result<u8> {
     let endpoint = config.factory.vm_cache_endpoint.clone();
     // What a killed server of this endpoint left goes first (never a live server's).
     if CacheClient::connect(&endpoint, ANSWER).await.is_err() {
-        let stopped = tokio::task::spawn_blocking({
-            let endpoint = endpoint.clone();
-            move || base_vm::stop_leftovers(&endpoint)
-        })
-        .await
-        .context("stopping leftover VMs")?;
-        for id in &stopped {
+        for id in stop_leftovers(&endpoint).await? {
             eprintln!("kata-runtime: stopped cached VM {id} left by a server that did not quit");
         }
     }
@@ -78,6 +72,15 @@ async fn serve_cache(config: Config) -> anyhow::Result<u8> {
             std::process::exit(1)
         }
     }
+}
+
+/// The cached VMs a killed server of `endpoint` left, stopped (off the async threads: it waits
+/// for them to go); returns their ids.
+async fn stop_leftovers(endpoint: &Path) -> anyhow::Result<Vec<String>> {
+    let endpoint = endpoint.to_owned();
+    tokio::task::spawn_blocking(move || base_vm::stop_leftovers(&endpoint))
+        .await
+        .context("stopping leftover VMs")
 }
 
 async fn shutdown_signal() {
@@ -163,13 +166,7 @@ async fn destroy_cache(config: &Config) -> anyhow::Result<u8> {
         }
         Err(_) => println!("vm cache server is not running on {}", endpoint.display()),
     }
-    let stopped = tokio::task::spawn_blocking({
-        let endpoint = endpoint.clone();
-        move || base_vm::stop_leftovers(&endpoint)
-    })
-    .await
-    .context("stopping leftover VMs")?;
-    for id in &stopped {
+    for id in stop_leftovers(endpoint).await? {
         println!("stopped cached VM {id} left by a server that did not quit");
     }
     match std::fs::remove_file(endpoint) {

@@ -265,6 +265,27 @@ impl CriHarness {
     }
 
     /// Creates and starts a container of `pod` and waits until it runs; returns its id.
+    /// The pod's address as CRI reports it; panics (naming the pod) without one, and unless it
+    /// is in the CNI subnet 10.88.77.0/24.
+    pub fn pod_ip(&self, pod: &Pod) -> std::net::Ipv4Addr {
+        let status = self
+            .cri()
+            .pod_sandbox_status(&pod.id)
+            .expect("PodSandboxStatus")
+            .status
+            .expect("a status");
+        let ip = status.network.map(|n| n.ip).unwrap_or_default();
+        let ip: std::net::Ipv4Addr = ip
+            .parse()
+            .unwrap_or_else(|e| panic!("pod {} has no IPv4 address ({ip:?}): {e}", pod.id));
+        assert_eq!(
+            &ip.octets()[..3],
+            &[10, 88, 77],
+            "pod address {ip} outside 10.88.77.0/24"
+        );
+        ip
+    }
+
     pub fn start_container(&self, pod: &Pod, config: &ContainerConfig) -> anyhow::Result<String> {
         let name = config
             .metadata

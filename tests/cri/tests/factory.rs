@@ -1,7 +1,7 @@
 //! A Kubernetes pod (CRI, CNI bridge network) started as a clone of the VM template: its NIC is
 //! hot-plugged after the restore, and it serves the host at its CNI address as a booted pod does.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::process::Command;
 use std::time::Duration;
 
@@ -64,18 +64,7 @@ fn a_cri_pod_cloned_from_the_template_serves_the_host() {
             .any(|l| l.contains("vm boot timeline") && l.contains("source=\"template\"")),
         "the pod was not cloned from the template"
     );
-    let status = h
-        .cri()
-        .pod_sandbox_status(&pod.id)
-        .expect("PodSandboxStatus")
-        .status
-        .expect("a status");
-    let ip: Ipv4Addr = status
-        .network
-        .map(|n| n.ip)
-        .unwrap_or_default()
-        .parse()
-        .expect("the pod's IPv4 address");
+    let ip = h.pod_ip(&pod);
     let (code, body) = http_get_retry(
         SocketAddr::new(IpAddr::V4(ip), PORT),
         "/",

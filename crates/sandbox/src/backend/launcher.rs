@@ -188,17 +188,7 @@ impl QemuLauncher {
         let adopted = super::cached_vm::adopt(&self.config, plan, cached, log).await?;
         let qmp_at = started.elapsed();
         let vm = Arc::new(adopted.vm);
-        let control = QemuControl {
-            pid: vm.pid().unwrap_or(0),
-            vm,
-            watches: vec![adopted.virtiofsd.watch()],
-            stopping: AtomicBool::new(false),
-            daemons: Mutex::new((None, Some(adopted.virtiofsd))),
-            adopted_vsock: Some(adopted.vsock),
-            log_forwarder: Mutex::new(None),
-            hotplug: Mutex::new(None),
-            net_watch: Mutex::new(None),
-        };
+        let control = QemuControl::new(vm, None, Some(adopted.virtiofsd), Some(adopted.vsock));
         Ok(Some(Booted {
             control,
             client: adopted.client,
@@ -245,17 +235,7 @@ impl QemuLauncher {
         let qmp_at = started.elapsed();
         record(log, "qemu", restored.vm.pid());
         let vm = Arc::new(restored.vm);
-        let control = QemuControl {
-            pid: vm.pid().unwrap_or(0),
-            vm,
-            watches: Vec::new(),
-            stopping: AtomicBool::new(false),
-            daemons: Mutex::new((None, None)),
-            adopted_vsock: None,
-            log_forwarder: Mutex::new(None),
-            hotplug: Mutex::new(None),
-            net_watch: Mutex::new(None),
-        };
+        let control = QemuControl::new(vm, None, None, None);
         Ok(Some(Booted {
             control,
             client: restored.client,
@@ -312,21 +292,7 @@ impl QemuLauncher {
         let vm = QemuVm::start(spec).await?;
         let qmp_at = started.elapsed();
         record(log, "qemu", vm.pid());
-        let pid = vm.pid().unwrap_or(0);
-
-        let control = QemuControl {
-            vm: Arc::new(vm),
-            pid,
-            watches: std::iter::once(vsock.watch())
-                .chain(virtiofsd.as_ref().map(VirtioFsDaemon::watch))
-                .collect(),
-            stopping: AtomicBool::new(false),
-            daemons: Mutex::new((Some(vsock), virtiofsd)),
-            adopted_vsock: None,
-            log_forwarder: Mutex::new(None),
-            hotplug: Mutex::new(None),
-            net_watch: Mutex::new(None),
-        };
+        let control = QemuControl::new(Arc::new(vm), Some(vsock), virtiofsd, None);
         let address = AgentAddress::HybridVsock {
             uds_path: vsock_cfg.uds_path.clone(),
             port: AGENT_PORT,
@@ -562,6 +528,30 @@ struct QemuControl {
 }
 
 impl QemuControl {
+    /// A running VM with the daemons it depends on, each watched from now on.
+    fn new(
+        vm: Arc<QemuVm>,
+        vsock: Option<VsockDaemon>,
+        virtiofsd: Option<VirtioFsDaemon>,
+        adopted_vsock: Option<Arc<PidFd>>,
+    ) -> Self {
+        QemuControl {
+            pid: vm.pid().unwrap_or(0),
+            vm,
+            watches: vsock
+                .iter()
+                .map(VsockDaemon::watch)
+                .chain(virtiofsd.iter().map(VirtioFsDaemon::watch))
+                .collect(),
+            stopping: AtomicBool::new(false),
+            daemons: Mutex::new((vsock, virtiofsd)),
+            adopted_vsock,
+            log_forwarder: Mutex::new(None),
+            hotplug: Mutex::new(None),
+            net_watch: Mutex::new(None),
+        }
+    }
+
     /// QEMU's and the daemons' pids (for the pod cgroup).
     fn pids(&self) -> Vec<u32> {
         let mut pids = vec![self.pid];
